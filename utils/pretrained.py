@@ -21,8 +21,10 @@ and keeps it in a per-process cache so that a second call is instant.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,6 +163,27 @@ def _quiet_loading(progress: bool) -> Iterator[None]:
         (hf_logging.enable_progress_bar if bars else hf_logging.disable_progress_bar)()
 
 
+@contextlib.contextmanager
+def _text_progress_bars() -> Iterator[None]:
+    """Draw transformers' GGUF conversion progress as a plain text bar.
+
+    transformers uses ``tqdm.auto`` there, which in Jupyter is a widget; a committed notebook (and
+    so the book) only keeps the widget's first frame, "0%". A text bar shows what happened.
+    """
+    try:
+        import transformers.modeling_gguf_pytorch_utils as gguf_utils
+        from tqdm.std import tqdm as text_tqdm
+    except ImportError:  # a future transformers moved it: keep its own bar
+        yield
+        return
+    original = getattr(gguf_utils, "tqdm", None)
+    gguf_utils.tqdm = functools.partial(text_tqdm, file=sys.stderr, mininterval=1.0, ncols=90)
+    try:
+        yield
+    finally:
+        gguf_utils.tqdm = original
+
+
 def _hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -259,7 +282,7 @@ def load_decoder(
         for package, pip_command in _GGUF_NEEDS.items():
             _require(package, pip_command, f"Loading {name} from its GGUF file")
         gguf_file = _OFFLINE[name].gguf_file
-        with _quiet_loading(progress=True):
+        with _quiet_loading(progress=False), _text_progress_bars():
             tokenizer = AutoTokenizer.from_pretrained(
                 path, gguf_file=gguf_file, local_files_only=True
             )

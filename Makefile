@@ -86,8 +86,9 @@ test: lint unit notebooks book-strict
 	@echo "All checks passed: lint, unit tests, notebooks, book."
 
 # ---------------------------------------------------------------- working on the course
+# (--allow-root only when run as root, e.g. in a container)
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=$(CURDIR)
+	$(BIN)/jupyter lab --notebook-dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root)
 
 execute: $(STAMP)
 	@mkdir -p .cache/matplotlib

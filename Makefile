@@ -21,7 +21,8 @@ JOBS   ?= 2
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
-# Matplotlib and Jupyter keep their caches inside the repo, so nothing is written elsewhere.
+# Matplotlib keeps its font cache in the repo's .cache (Jupyter and the Hugging Face cache use
+# their usual folders in your home directory).
 export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 
 BOOK_FLAGS := --config book/_config.yml --toc book/_toc.yml --path-output book
@@ -40,10 +41,18 @@ help:
 	@echo "make clean   remove build outputs (keeps .venv)"
 
 $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
+	@test -n "$(PYTHON)" || { echo "No python3 found. Install Python 3.11 and run: make $(MAKECMDGOALS) PYTHON=/path/to/python3.11"; exit 1; }
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; \
 	  print(f"Using Python {sys.version.split()[0]} ({sys.executable})"); \
-	  v == (3, 11) or print("WARNING: the pins are tested on Python 3.11; set PYTHON=python3.11 if installation fails.")'
-	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	  v >= (3, 11) or sys.exit("Python 3.11 is needed (found %d.%d). Run: make $(MAKECMDGOALS) PYTHON=/path/to/python3.11" % v); \
+	  v == (3, 11) or print("WARNING: the pins are tested on Python 3.11; if installation fails, use PYTHON=python3.11")'
+	@# A .venv that is broken, or made by another Python than $(PYTHON), is rebuilt.
+	@if ! $(BIN)/python -m pip --version >/dev/null 2>&1 || \
+	    [ "$$($(BIN)/python -c 'import sys; print(sys.version_info[:2])')" != "$$($(PYTHON) -c 'import sys; print(sys.version_info[:2])')" ]; then \
+	  rm -rf $(VENV); \
+	  $(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+	    echo "Could not create a virtual environment. On Debian/Ubuntu: sudo apt install python3.11-venv"; exit 1; }; \
+	fi
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
@@ -51,7 +60,10 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	@touch $(STAMP)
 	@echo "Environment ready in $(VENV)/"
 
-install: $(STAMP)
+# `make install` always reinstalls from the pins (e.g. after a package was changed by hand).
+install:
+	@rm -f $(STAMP)
+	@$(MAKE) --no-print-directory $(STAMP)
 
 # ---------------------------------------------------------------- the book
 book: $(STAMP)
@@ -78,7 +90,7 @@ unit: $(STAMP)
 
 notebooks: $(STAMP)
 	@mkdir -p .cache/matplotlib
-	$(BIN)/python -m pytest --nbval-lax -n $(JOBS) --dist loadscope \
+	$(BIN)/python -m pytest --nbval-lax -n $(JOBS) --dist loadscope -p utils.notebooks \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg chapters solutions
 
 test: lint unit notebooks book-strict
@@ -88,7 +100,7 @@ test: lint unit notebooks book-strict
 # ---------------------------------------------------------------- working on the course
 # (--allow-root only when run as root, e.g. in a container)
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(BIN)/jupyter lab --notebook-dir="$(CURDIR)" $(if $(filter 0,$(shell id -u)),--allow-root)
 
 execute: $(STAMP)
 	@mkdir -p .cache/matplotlib

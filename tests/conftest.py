@@ -4,17 +4,22 @@
   ``@pytest.mark.allow_hosts(["127.0.0.1"])`` to talk to a server the test itself started on
   loopback. A test that tries to reach the internet fails with ``SocketBlockedError``.
 * The Hugging Face cache points at an empty folder, so "is this Hub model cached?" has the same
-  answer on every machine.
+  answer on every machine, and ``HF_HUB_OFFLINE`` is unset (the socket block is the guard).
 """
 
 import os
-import tempfile
 
 import pytest
 
-_HF_HOME = tempfile.mkdtemp(prefix="course-tests-hf-")
-os.environ["HF_HOME"] = _HF_HOME
-os.environ["HF_HUB_CACHE"] = os.path.join(_HF_HOME, "hub")
+from utils.paths import cache_dir
+
+# Set before anything imports huggingface_hub, which reads these once. HF_HUB_OFFLINE is removed
+# so that the tests see what a learner without it sees: with sockets blocked, the loaders must
+# still fail fast with a clear message.
+_HF_HOME = cache_dir("tests-hf-home")  # inside the repo's .cache; never holds a model
+os.environ["HF_HOME"] = str(_HF_HOME)
+os.environ["HF_HUB_CACHE"] = str(_HF_HOME / "hub")
+os.environ.pop("HF_HUB_OFFLINE", None)
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 

@@ -2,6 +2,7 @@ import hashlib
 import http.server
 import socket
 import threading
+import urllib.error
 import urllib.request
 from functools import partial
 
@@ -121,15 +122,39 @@ def test_download_bad_arguments(cache, url, sha, match):
         data.download(url, sha)
 
 
-def test_download_offline_fails_with_a_clear_message(cache):
-    # Sockets are blocked in unit tests, exactly like a machine with no network.
+def _no_network(*args, **kwargs):
+    """What urlopen raises on a machine with no network: the name does not resolve."""
+    raise urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name resolution"))
+
+
+def test_download_offline_fails_with_a_clear_message(cache, monkeypatch):
+    monkeypatch.setattr(data.urllib.request, "urlopen", _no_network)
     with pytest.raises(data.DownloadError) as info:
         data.download("https://example.org/data/file.bin", "a" * 64)
     message = str(info.value)
-    assert "needs the network once" in message and "file.bin" in message
+    assert "needs the network once" in message and "name resolution" in message
+    assert str(cache / "file.bin") in message  # where to put a copy by hand
     assert "\n" not in message
     assert info.value.__cause__ is None and info.value.__suppress_context__
     assert list(cache.iterdir()) == []
+
+
+def test_download_says_when_a_cached_file_failed_its_checksum(cache, source, monkeypatch):
+    f, digest = source
+    data.download(f.as_uri(), digest).write_bytes(b"corrupted")
+    monkeypatch.setattr(data.urllib.request, "urlopen", _no_network)
+    with pytest.raises(data.DownloadError, match="failed the checksum, removed"):
+        data.download(f.as_uri(), digest)
+
+
+def test_download_does_not_blame_the_network_for_other_errors(cache, monkeypatch):
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(data.urllib.request, "urlopen", disk_full)
+    with pytest.raises(OSError, match="No space left") as info:
+        data.download("https://example.org/x.bin", "a" * 64)
+    assert not isinstance(info.value, data.DownloadError)
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):

@@ -28,16 +28,25 @@ def test_setup_makes_results_repeat():
     assert not torch.equal(torch.rand(3), first[2])
 
 
-@pytest.mark.parametrize("seed", [-1, 1.5, "0", True, None])
-def test_bad_seed(seed):
-    with pytest.raises(TypeError, match="seed"):
+@pytest.mark.parametrize(
+    ("seed", "error"),
+    [(-1, ValueError), (1.5, TypeError), ("0", TypeError), (True, TypeError), (None, TypeError)],
+)
+def test_bad_seed(seed, error):
+    with pytest.raises(error, match="seed must be a non-negative int"):
         env.seed_everything(seed)
 
 
-@pytest.mark.parametrize("threads", [0, -2, 2.0, True])
-def test_bad_threads(threads):
-    with pytest.raises(ValueError, match="threads"):
+@pytest.mark.parametrize(
+    ("threads", "error"), [(0, ValueError), (-2, ValueError), (2.0, TypeError), (True, TypeError)]
+)
+def test_bad_threads(threads, error):
+    with pytest.raises(error, match="threads must be a positive int"):
         utils.setup(threads=threads)
+
+
+def test_in_virtualenv():
+    assert env.in_virtualenv()  # the tests run in the course's .venv (or a conda env)
 
 
 def test_plot_style_is_modest():

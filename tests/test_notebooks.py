@@ -94,3 +94,49 @@ def test_problems_finds_what_is_wrong(tmp_path):
     assert any("utils.setup()" in p for p in found)
     assert any("not executed" in p for p in found)
     assert any("machine path" in p for p in found)
+
+
+def test_problems_reads_tracebacks_too(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Title"),
+        nbformat.v4.new_code_cell("import utils\nutils.setup()\n1 / 0"),
+    ]
+    nb.cells[1].execution_count = 1
+    nb.cells[1].metadata["tags"] = ["raises-exception"]
+    nb.cells[1].outputs = [
+        nbformat.v4.new_output(
+            "error",
+            ename="ZeroDivisionError",
+            evalue="division by zero",
+            traceback=[f"File {REPO_ROOT / 'utils' / 'env.py'}:1"],
+        )
+    ]
+    path = tmp_path / "tb.ipynb"
+    nbformat.write(nb, path)
+    found = notebooks.problems(path)
+    assert len(found) == 1 and "machine path" in found[0]  # the tagged error itself is fine
+
+
+class _Report:
+    def __init__(self, nodeid, duration):
+        self.nodeid, self.duration = nodeid, duration
+
+
+class _Session:
+    def __init__(self):
+        self.exitstatus = 0
+        self.config = type("Config", (), {"pluginmanager": type("PM", (), {})()})()
+        self.config.pluginmanager.get_plugin = lambda name: None
+
+
+@pytest.mark.parametrize(("cell_seconds", "status"), [(10.0, 0), (31.0, 1)])
+def test_time_budget_plugin(monkeypatch, cell_seconds, status):
+    monkeypatch.setattr(notebooks, "_durations", {})
+    for i in range(3):
+        notebooks.pytest_runtest_logreport(_Report(f"chapters/x.ipynb::Cell {i}", cell_seconds))
+    notebooks.pytest_runtest_logreport(_Report("tests/test_env.py::test_a", 999.0))
+    session = _Session()
+    notebooks.pytest_sessionfinish(session, 0)
+    assert notebooks._durations == {"chapters/x.ipynb": 3 * cell_seconds}
+    assert session.exitstatus == status

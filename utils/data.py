@@ -18,6 +18,7 @@ function                    what you get                                      so
 from __future__ import annotations
 
 import hashlib
+import http.client
 import importlib.util
 import os
 import re
@@ -32,7 +33,7 @@ from typing import NamedTuple
 
 import torch
 
-from .paths import cache_dir
+from .paths import REPO_ROOT, cache_dir
 
 __all__ = [
     "Analogy",
@@ -172,6 +173,19 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+#: What a failed fetch raises (a full disk, say, is an OSError too, and is not reported as a
+#: network problem).
+_NETWORK_ERRORS = (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError)
+
+
+def _where(path: Path) -> str:
+    """``path`` relative to the repository when inside it (as printed in notebooks), else whole."""
+    try:
+        return path.resolve().relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def download(url: str, sha256: str, filename: str | None = None, *, timeout: float = 30) -> Path:
     """Fetch ``url`` once into ``<cache>/downloads/`` and return the local path.
 
@@ -202,10 +216,12 @@ def download(url: str, sha256: str, filename: str | None = None, *, timeout: flo
         raise ValueError(f"cannot take a file name from {url!r}; pass filename=...")
     target = cache_dir("downloads") / name
 
+    stale = ""
     if target.is_file():
         if _sha256(target) == sha256:
             return target
         target.unlink()  # stale or corrupted: fetch it again
+        stale = f" (a file was already at {_where(target)} but failed the checksum, removed)"
 
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{name}.", suffix=".part")
     tmp = Path(tmp_name)
@@ -213,17 +229,17 @@ def download(url: str, sha256: str, filename: str | None = None, *, timeout: flo
         try:
             with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
                 shutil.copyfileobj(resp, out)
-        except Exception as error:  # URLError, timeouts, refused connections, blocked sockets...
-            reason = getattr(error, "reason", None) or error
+        except _NETWORK_ERRORS as e:
+            reason = getattr(e, "reason", None) or e
             raise DownloadError(
-                f"Could not download {url} ({type(error).__name__}: {reason}). "
-                "This file needs the network once: connect and run the cell again, or copy the "
-                f"file by hand to {target.parent.name}/{name} in the course's .cache folder."
+                f"Could not download {url} ({type(e).__name__}: {reason}){stale}. "
+                "This file needs the network once: connect and run the cell again, or put a "
+                f"copy with the right checksum at {_where(target)}."
             ) from None
         got = _sha256(tmp)
         if got != sha256:
             raise DownloadError(
-                f"Checksum mismatch for {url}: expected sha256 {sha256}, got {got}. "
+                f"Checksum mismatch for {url}: expected sha256 {sha256}, got {got}{stale}. "
                 "The file changed on the server or was corrupted; it was not saved."
             )
         tmp.replace(target)

@@ -44,10 +44,13 @@ KEY_PACKAGES = (
 def seed_everything(seed: int = 0) -> int:
     """Seed Python's ``random``, NumPy and PyTorch so that results repeat.
 
-    Returns the seed. Raises ``TypeError`` for a seed that is not a non-negative int.
+    Returns the seed. Raises ``TypeError`` for a seed that is not an int, ``ValueError`` for a
+    negative one.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise TypeError(f"seed must be a non-negative int, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be a non-negative int, got {type(seed).__name__} {seed!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed}")
     import numpy as np
     import torch
 
@@ -127,8 +130,10 @@ def setup(seed: int = 0, threads: int | None = None, plots: bool = True) -> Setu
     """
     if threads is None:
         threads = default_threads()
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads must be a positive int or None, got {threads!r}")
+    if isinstance(threads, bool) or not isinstance(threads, int):
+        raise TypeError(f"threads must be a positive int or None, got {threads!r}")
+    if threads < 1:
+        raise ValueError(f"threads must be a positive int or None, got {threads}")
     import torch
 
     seed_everything(seed)

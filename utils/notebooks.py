@@ -4,6 +4,10 @@
 would (a fresh kernel, top to bottom), stores their outputs, and reports how long each took,
 failing when one breaks the course's time budget. ``python -m utils.notebooks check [paths...]``
 checks committed notebooks without running them (see :func:`problems`).
+
+The module is also a pytest plugin (``pytest --nbval-lax -p utils.notebooks ...``, as
+``make test`` runs it): it adds up each notebook's cell times and fails the run when a notebook
+takes longer than :data:`TIME_BUDGET_S`.
 """
 
 from __future__ import annotations
@@ -20,7 +24,21 @@ from .paths import REPO_ROOT
 #: Every chapter notebook must run in this many seconds on a 2-core CPU.
 TIME_BUDGET_S = 90
 
-_MACHINE = re.compile(r"(site-packages/|/root/|/home/\w+|/Users/\w+|/tmp/|object at 0x[0-9a-f]+)")
+_MACHINE = re.compile(
+    "|".join(
+        [
+            r"site-packages/",
+            r"/root/",
+            r"/home/\w+",
+            r"/Users/\w+",
+            r"/tmp/",
+            r"object at 0x[0-9a-f]+",
+            re.escape(str(REPO_ROOT)),
+            re.escape(str(Path.home())),
+            re.escape(sys.prefix),
+        ]
+    )
+)
 
 
 def find_notebooks(paths: Iterable[str | Path]) -> list[Path]:
@@ -60,7 +78,14 @@ def problems(path: str | Path) -> list[str]:
         for o in cell.get("outputs", []):
             if o.get("output_type") == "error" and "raises-exception" not in tags:
                 out.append(f"code cell {i} has an error output ({o.get('ename')})")
-            text = "".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
+            text = "".join(
+                [
+                    *o.get("text", ""),
+                    *o.get("data", {}).get("text/plain", ""),
+                    *o.get("traceback", []),
+                    o.get("evalue", ""),
+                ]
+            )
             m = _MACHINE.search(text)
             if m:
                 out.append(f"code cell {i} shows a machine path or address: {m.group(0)!r}")
@@ -94,7 +119,7 @@ def coalesce_streams(outputs: list) -> list:
     for output in merged:
         if output.get("output_type") == "stream":
             output["text"] = collapse_carriage_returns(output["text"])
-    return merged
+    return [o for o in merged if o.get("output_type") != "stream" or o["text"].strip()]
 
 
 def execute(path: str | Path, timeout: int = 600) -> float:
@@ -120,6 +145,32 @@ def execute(path: str | Path, timeout: int = 600) -> float:
             cell.outputs = coalesce_streams(cell.outputs)
     nbformat.write(nb, path)
     return seconds
+
+
+# ------------------------------------------------------------------ pytest plugin (nbval)
+
+_durations: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report) -> None:
+    """Add up every phase of every cell, per notebook (with xdist, on the controller too)."""
+    path = report.nodeid.split("::", 1)[0]
+    if path.endswith(".ipynb"):
+        _durations[path] = _durations.get(path, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    if hasattr(session.config, "workerinput") or not _durations:
+        return  # an xdist worker: the controller reports
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    over = {p: t for p, t in _durations.items() if t > TIME_BUDGET_S}
+    if reporter is not None:
+        reporter.section(f"notebook run times (budget {TIME_BUDGET_S} s each)")
+        for path, seconds in sorted(_durations.items()):
+            flag = "  OVER BUDGET" if path in over else ""
+            reporter.write_line(f"{seconds:6.1f} s  {path}{flag}")
+    if over:
+        session.exitstatus = 1
 
 
 def main(argv: list[str] | None = None) -> int:

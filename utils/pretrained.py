@@ -24,7 +24,9 @@ import contextlib
 import functools
 import importlib.util
 import os
+import socket
 import sys
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,18 +190,49 @@ def _hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """Can we open a connection to the Hub? (Asked once, before a download: without it,
+    ``huggingface_hub`` retries an unreachable server with back-off for most of a minute.)"""
+    from huggingface_hub import constants
+
+    host = urllib.parse.urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except Exception:  # no DNS, refused, timed out, or sockets blocked by the tests
+        return False
+
+
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """What a failed download raises: OSError (transformers re-raises most as OSError, and it
+    covers ConnectionError and timeouts), the Hub's HTTP errors, and httpx's transport errors."""
+    errors: list[type[BaseException]] = [OSError]
+    with contextlib.suppress(ImportError):
+        from huggingface_hub.errors import HfHubHTTPError
+
+        errors.append(HfHubHTTPError)
+    with contextlib.suppress(ImportError):
+        import httpx
+
+        errors.append(httpx.HTTPError)
+    return tuple(errors)
+
+
 def _from_hub(loader: Any, name: str, default: str, **kwargs: Any) -> Any:
     """``loader.from_pretrained(name)``: the local Hub cache first, then (if allowed) a download."""
     try:
         return loader.from_pretrained(name, local_files_only=True, **kwargs)
     except OSError:
         pass
-    why = "HF_HUB_OFFLINE is set" if _hub_offline() else "the Hub could not be reached"
-    if not _hub_offline():
+    if _hub_offline():
+        why = "HF_HUB_OFFLINE is set"
+    elif not _hub_reachable():
+        why = "the Hub cannot be reached (no network?)"
+    else:
         try:
             return loader.from_pretrained(name, **kwargs)
-        except Exception as error:  # any network failure, whatever library raised it
-            why = f"the download failed ({type(error).__name__})"
+        except _network_errors() as error:
+            why = f"the download failed ({type(error).__name__}: {error})".replace("\n", " ")
     raise ModelNotAvailableError(
         f"'{name}' is a Hugging Face Hub model: it is not in your local cache and {why}. "
         f"Connect to the internet once to download it, or use the offline default '{default}'."
@@ -420,10 +453,12 @@ def chat(
     """
     if (model is None) != (tokenizer is None):
         raise ValueError("pass both model and tokenizer, or neither (for the offline default)")
-    if model is None:
-        model, tokenizer = load_decoder()
+    if not isinstance(message, str) or not message.strip():
+        raise ValueError("message must be a non-empty string")
     if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be a positive int, got {max_new_tokens!r}")
+    if model is None:
+        model, tokenizer = load_decoder()
     inputs = _chat_inputs(tokenizer, message, system)
     out = model.generate(
         **inputs,
@@ -447,12 +482,12 @@ def next_token_distribution(
     """
     if (model is None) != (tokenizer is None):
         raise ValueError("pass both model and tokenizer, or neither (for the offline default)")
-    if model is None:
-        model, tokenizer = load_decoder()
     if not isinstance(text, str) or not text:
         raise ValueError("text must be a non-empty string")
     if not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive int, got {k!r}")
+    if model is None:
+        model, tokenizer = load_decoder()
     ids = tokenizer(text, return_tensors="pt")["input_ids"]
     logits = model(input_ids=ids).logits[0, -1]  # (vocab,)
     probs = torch.softmax(logits.float(), dim=-1)

@@ -1,0 +1,156 @@
+"""utils.rnn: our cells and layers equal PyTorch's, and say clearly what they expect."""
+
+import pytest
+import torch
+from torch import nn
+
+from utils import rnn
+
+B, T, D, H = 3, 7, 5, 4
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def _copy_cell(ours, theirs):
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(ours, name).copy_(getattr(theirs, name))
+    return ours
+
+
+def test_rnn_cell_matches_torch():
+    theirs = nn.RNNCell(D, H)
+    ours = _copy_cell(rnn.RNNCell(D, H), theirs)
+    x, h = torch.randn(B, D), torch.randn(B, H)
+    torch.testing.assert_close(ours(x, h), theirs(x, h))
+    torch.testing.assert_close(ours(x), theirs(x))  # zero initial state
+
+
+def test_lstm_cell_matches_torch():
+    theirs = nn.LSTMCell(D, H)
+    ours = _copy_cell(rnn.LSTMCell(D, H), theirs)
+    x, h, c = torch.randn(B, D), torch.randn(B, H), torch.randn(B, H)
+    for a, b in zip(ours(x, (h, c)), theirs(x, (h, c)), strict=True):
+        torch.testing.assert_close(a, b)
+    for a, b in zip(ours(x), theirs(x), strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_rnn_layer_matches_torch_outputs_and_gradients():
+    theirs = nn.RNN(D, H, batch_first=True)
+    ours = rnn.RNN.from_torch(theirs)
+    x = torch.randn(B, T, D)
+    h0 = torch.randn(B, H)
+    out_ours, h_ours = ours(x, h0)
+    out_theirs, h_theirs = theirs(x, h0.unsqueeze(0))
+    torch.testing.assert_close(out_ours, out_theirs)
+    torch.testing.assert_close(h_ours, h_theirs[0])
+    out_ours.sum().backward()
+    out_theirs.sum().backward()
+    torch.testing.assert_close(ours.cell.weight_hh.grad, theirs.weight_hh_l0.grad)
+
+
+def test_lstm_layer_matches_torch_outputs_and_gradients():
+    theirs = nn.LSTM(D, H, batch_first=True)
+    ours = rnn.LSTM.from_torch(theirs)
+    x = torch.randn(B, T, D)
+    out_ours, (h_ours, c_ours) = ours(x)
+    out_theirs, (h_theirs, c_theirs) = theirs(x)
+    torch.testing.assert_close(out_ours, out_theirs)
+    torch.testing.assert_close(h_ours, h_theirs[0])
+    torch.testing.assert_close(c_ours, c_theirs[0])
+    out_ours.pow(2).sum().backward()
+    out_theirs.pow(2).sum().backward()
+    torch.testing.assert_close(ours.cell.weight_ih.grad, theirs.weight_ih_l0.grad)
+    torch.testing.assert_close(ours.cell.bias_hh.grad, theirs.bias_hh_l0.grad)
+
+
+def test_default_initialisation_is_pytorchs():
+    cell = rnn.LSTMCell(D, 16)
+    bound = 1 / 16**0.5
+    assert all(p.abs().max() <= bound for p in cell.parameters())
+    assert cell.weight_ih.shape == (64, D) and cell.weight_hh.shape == (64, 16)
+
+
+@pytest.mark.parametrize(
+    ("bad", "match"),
+    [
+        (torch.randn(B, D + 1), r"input_size=5, got shape \(3, 6\)"),
+        ([1.0] * D, "expects a tensor"),
+    ],
+)
+def test_cells_name_the_expected_shape(bad, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        rnn.RNNCell(D, H)(bad)
+    with pytest.raises((ValueError, TypeError), match=match):
+        rnn.LSTMCell(D, H)(bad)
+
+
+def test_layers_want_three_dimensions():
+    with pytest.raises(ValueError, match=r"\(batch, seq, input_size\), got shape \(7, 5\)"):
+        rnn.LSTM(D, H)(torch.randn(T, D))
+
+
+@pytest.mark.parametrize("size", [0, -1, 2.5, True])
+def test_bad_sizes(size):
+    with pytest.raises(ValueError, match="positive int"):
+        rnn.RNNCell(size, H)
+    with pytest.raises(ValueError, match="positive int"):
+        rnn.LSTM(D, size)
+
+
+def test_from_torch_refuses_what_it_cannot_copy():
+    with pytest.raises(TypeError, match=r"nn\.RNN"):
+        rnn.RNN.from_torch(nn.LSTM(D, H, batch_first=True))
+    with pytest.raises(ValueError, match="batch_first"):
+        rnn.RNN.from_torch(nn.RNN(D, H))
+    with pytest.raises(ValueError, match="1-layer"):
+        rnn.LSTM.from_torch(nn.LSTM(D, H, num_layers=2, batch_first=True))
+    with pytest.raises(ValueError, match="tanh"):
+        rnn.RNN.from_torch(nn.RNN(D, H, nonlinearity="relu", batch_first=True))
+
+
+@pytest.mark.parametrize(
+    "module", [rnn.LSTMCell(D, H), rnn.LSTM(D, H), nn.LSTM(D, H, batch_first=True)]
+)
+def test_set_forget_bias(module):
+    rnn.set_forget_bias(module, 2.0)
+    biases = dict(module.named_parameters())
+    total = sum(p for name, p in biases.items() if "bias" in name)
+    assert torch.all(total[H : 2 * H] == 2.0)  # the forget gate is the second block of four
+    cell = rnn.LSTMCell(D, H)
+    assert cell.forget_bias(1.5) is cell
+    with pytest.raises(TypeError, match="no LSTM biases"):
+        rnn.set_forget_bias(nn.Linear(2, 2, bias=False), 1.0)
+
+
+def test_forget_bias_keeps_the_cell_state():
+    """With input and candidate switched off, c_t = f * c_{t-1}: the bias sets the decay."""
+    for bias, expected in [(0.0, 0.5), (3.0, torch.sigmoid(torch.tensor(3.0)).item())]:
+        cell = rnn.LSTMCell(D, H)
+        with torch.no_grad():
+            for p in cell.parameters():
+                p.zero_()
+        rnn.set_forget_bias(cell, bias)
+        _, c = cell(torch.zeros(1, D), (torch.zeros(1, H), torch.ones(1, H)))
+        torch.testing.assert_close(c, torch.full((1, H), expected))
+
+
+def test_gradient_by_distance():
+    layer = nn.RNN(D, H, batch_first=True)
+    g = rnn.gradient_by_distance(layer, torch.randn(B, 20, D))
+    assert g.shape == (20,) and torch.all(g >= 0)
+    # Same numbers from our layer with the same weights
+    torch.testing.assert_close(
+        rnn.gradient_by_distance(rnn.RNN.from_torch(layer), torch.randn(B, 20, D).zero_() + 1),
+        rnn.gradient_by_distance(layer, torch.randn(B, 20, D).zero_() + 1),
+    )
+    with torch.no_grad():
+        layer.weight_hh_l0.mul_(0.1)  # a contracting recurrence: the gradient must vanish
+    g = rnn.gradient_by_distance(layer, torch.randn(B, 20, D))
+    assert g[15] < 1e-6 * g[0]
+    with pytest.raises(ValueError, match="batch, seq, input_size"):
+        rnn.gradient_by_distance(layer, torch.randn(20, D))

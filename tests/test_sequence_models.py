@@ -1,0 +1,83 @@
+import pytest
+import torch
+
+from utils import sequence_models as S
+from utils import tasks, timing
+
+
+def test_first_token_recall():
+    x, y = tasks.first_token_recall(5, 12, vocab_size=4, seed=1)
+    assert x.shape == (5, 12) and y.shape == (5,) and x.dtype == torch.int64
+    assert torch.equal(y, x[:, 0]) and x.max() < 4 and x.min() >= 0
+    x2, _ = tasks.first_token_recall(5, 12, vocab_size=4, seed=1)
+    assert torch.equal(x, x2)  # the same seed gives the same batch
+    g = torch.Generator().manual_seed(1)
+    a, _ = tasks.first_token_recall(5, 12, 4, g)
+    b, _ = tasks.first_token_recall(5, 12, 4, g)
+    assert torch.equal(a, x) and not torch.equal(a, b)  # a generator advances
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"length": 0}, {"batch_size": 0}, {"vocab_size": 1}, {"length": 2.0}]
+)
+def test_first_token_recall_bad_sizes(kwargs):
+    args = {"batch_size": 2, "length": 3, "vocab_size": 4} | kwargs
+    with pytest.raises(ValueError, match="must be an int"):
+        tasks.first_token_recall(**args)
+    with pytest.raises(TypeError, match="seed"):
+        tasks.first_token_recall(2, 3, 4, seed="x")
+
+
+@pytest.mark.parametrize("kind", S.KINDS)
+def test_models_map_tokens_to_logits(kind):
+    model = S.make_model(kind, vocab_size=6, size=16)
+    assert model(torch.randint(0, 6, (3, 9))).shape == (3, 6)
+
+
+def test_model_errors():
+    with pytest.raises(ValueError, match="kind must be one of"):
+        S.make_model("gru")
+    with pytest.raises(ValueError, match="forget_bias only"):
+        S.RecurrentClassifier("rnn", 4, forget_bias=1.0)
+    with pytest.raises(ValueError, match=r"\(batch, seq\), got \(4,\)"):
+        S.make_model("lstm", 4)(torch.zeros(4, dtype=torch.int64))
+    with pytest.raises(ValueError, match="max_len=8"):
+        S.AttentionClassifier(4, max_len=8)(torch.zeros(1, 9, dtype=torch.int64))
+
+
+def test_forget_bias_is_applied():
+    model = S.RecurrentClassifier("lstm", 4, hidden_size=8, forget_bias=2.0)
+    total = model.recurrent.bias_ih_l0 + model.recurrent.bias_hh_l0
+    assert torch.all(total[8:16] == 2.0)
+
+
+def test_the_attention_model_looks_at_the_first_token():
+    """Changing only the first token changes the attention model's output at any length."""
+    model = S.make_model("attention", vocab_size=8, size=16)
+    x = torch.randint(0, 8, (1, 300))
+    y = x.clone()
+    y[0, 0] = (x[0, 0] + 1) % 8
+    assert not torch.allclose(model(x), model(y))
+
+
+@pytest.mark.parametrize("kind", S.KINDS)
+def test_recall_accuracy_learns_a_short_sequence(kind):
+    accuracy = S.recall_accuracy(lambda: S.make_model(kind), length=3, steps=150)
+    assert accuracy > 0.9
+
+
+def test_recall_accuracy_is_repeatable_and_can_fail():
+    make = lambda: S.make_model("rnn")  # noqa: E731
+    first = S.recall_accuracy(make, length=30, steps=60)
+    assert first == S.recall_accuracy(make, length=30, steps=60)
+    assert first < 0.5  # far back, a briefly trained RNN is near chance (1/8)
+
+
+def test_median_time():
+    calls = []
+    seconds = timing.median_time(lambda: calls.append(1), repeat=3, warmup=2)
+    assert len(calls) == 5 and seconds >= 0
+    with pytest.raises(TypeError):
+        timing.median_time(42)
+    with pytest.raises(ValueError):
+        timing.median_time(lambda: None, repeat=0)

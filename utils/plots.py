@@ -1,0 +1,122 @@
+"""The course's figures: a few plotting helpers used across chapters and solutions.
+
+Every function draws on a matplotlib ``Axes`` (a new figure when ``ax`` is ``None``) and returns
+that ``Axes``, so a notebook can add to it or place several side by side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+
+def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def lines(
+    x: Sequence[float],
+    series: Mapping[str, Sequence[float]],
+    *,
+    xlabel: str = "",
+    ylabel: str = "",
+    title: str = "",
+    logx: bool = False,
+    logy: bool = False,
+    hline: tuple[float, str] | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """One line with markers per entry of ``series`` (label → y values, same length as ``x``).
+
+    ``hline=(y, label)`` adds a dashed reference line, e.g. chance accuracy.
+    """
+    ax = _axes(ax, (6.4, 3.6))
+    for label, ys in series.items():
+        if len(ys) != len(x):
+            raise ValueError(f"series {label!r} has {len(ys)} values for {len(x)} x positions")
+        ax.plot(x, ys, marker="o", markersize=4, label=label)
+    if hline is not None:
+        ax.axhline(hline[0], color="gray", linestyle="--", linewidth=1, label=hline[1])
+    if logx:
+        ax.set_xscale("log", base=2)
+    if logy:
+        ax.set_yscale("log")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def timeline(
+    events: Sequence[tuple[float, str]], *, title: str = "", ax: Axes | None = None
+) -> Axes:
+    """Events ``(year, label)`` on a horizontal time axis, labels alternating above and below."""
+    if not events:
+        raise ValueError("events is empty")
+    ax = _axes(ax, (8, 2.8))
+    years = [year for year, _ in events]
+    ax.axhline(0, color="black", linewidth=1)
+    for i, (year, label) in enumerate(sorted(events)):
+        up = 1 if i % 2 == 0 else -1
+        ax.plot([year, year], [0, 0.55 * up], color="tab:blue", linewidth=1)
+        ax.plot(year, 0, "o", color="tab:blue")
+        ax.text(
+            year,
+            0.62 * up,
+            f"{year:g}\n{label}" if up > 0 else f"{label}\n{year:g}",
+            ha="center",
+            va="bottom" if up > 0 else "top",
+            fontsize=8,
+        )
+    ax.set_xlim(min(years) - 1.5, max(years) + 1.5)
+    ax.set_ylim(-1.6, 1.6)
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def unrolled_rnn(
+    steps: int = 4, *, cell: str = "cell", state: str = "h", ax: Axes | None = None
+) -> Axes:
+    """The standard picture of a recurrent network unrolled in time.
+
+    The same ``cell`` (same weights) appears once per step; inputs ``x_t`` enter from below,
+    outputs ``h_t`` leave upwards, and the state passes from each step to the next. The chain of
+    right-pointing arrows is the part that cannot run in parallel.
+    """
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    ax = _axes(ax, (1.7 * steps + 1, 2.6))
+
+    def arrow(a: tuple[float, float], b: tuple[float, float], color: str = "black") -> None:
+        ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=12, color=color))
+
+    for t in range(steps):
+        x0 = 1.7 * t + 0.8
+        ax.add_patch(
+            FancyBboxPatch(
+                (x0, 0.8),
+                1.0,
+                0.8,
+                boxstyle="round,pad=0.05",
+                facecolor="#dbe9f6",
+                edgecolor="tab:blue",
+            )
+        )
+        ax.text(x0 + 0.5, 1.2, cell, ha="center", va="center", fontsize=9)
+        ax.text(x0 + 0.5, 0.05, f"$x_{{{t + 1}}}$", ha="center", va="center")
+        ax.text(x0 + 0.5, 2.35, f"${state}_{{{t + 1}}}$", ha="center", va="center")
+        arrow((x0 + 0.5, 0.25), (x0 + 0.5, 0.75))
+        arrow((x0 + 0.5, 1.65), (x0 + 0.5, 2.15))
+        arrow((x0 - 0.65, 1.2), (x0 - 0.05, 1.2), color="tab:red")
+    ax.text(0.1, 1.35, f"${state}_0$", ha="center", va="bottom", color="tab:red")
+    ax.set_xlim(0, 1.7 * steps + 0.8)
+    ax.set_ylim(-0.2, 2.6)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return ax

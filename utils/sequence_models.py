@@ -1,0 +1,152 @@
+"""Small sequence classifiers for chapter 01's experiments, and the recall experiment itself.
+
+Three models read a sequence of token ids and predict one label from it:
+
+* :class:`RecurrentClassifier` with ``kind="rnn"`` or ``"lstm"``: embed the tokens, run a
+  recurrent layer over them, classify from the **last** hidden state. Everything the model knows
+  about the first token must have survived every step in between.
+* :class:`AttentionClassifier`: embed the tokens and their positions, and let the last position
+  look directly at every position with one self-attention layer (chapter 04 builds it from
+  scratch). The first token is one step away, however long the sequence.
+
+:func:`recall_accuracy` trains one of them on :func:`utils.tasks.first_token_recall` with a fixed
+budget and returns its accuracy on fresh sequences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from .rnn import set_forget_bias
+from .tasks import first_token_recall
+
+KINDS = ("rnn", "lstm", "attention")
+
+
+class RecurrentClassifier(nn.Module):
+    """Embedding → ``torch.nn.RNN`` or ``torch.nn.LSTM`` → linear layer on the last hidden state.
+
+    ``forward(tokens)``: ``tokens`` ``(batch, seq)`` int64 → logits ``(batch, num_classes)``.
+    ``forget_bias`` (LSTM only) sets the forget gate's initial bias (see
+    :func:`utils.rnn.set_forget_bias`); ``None`` keeps PyTorch's default (about 0).
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        vocab_size: int,
+        hidden_size: int = 64,
+        num_classes: int | None = None,
+        forget_bias: float | None = None,
+    ) -> None:
+        super().__init__()
+        if kind not in ("rnn", "lstm"):
+            raise ValueError(f"kind must be 'rnn' or 'lstm', got {kind!r}")
+        if forget_bias is not None and kind != "lstm":
+            raise ValueError("forget_bias only applies to kind='lstm'")
+        self.kind = kind
+        self.embed = nn.Embedding(vocab_size, hidden_size)
+        layer = nn.RNN if kind == "rnn" else nn.LSTM
+        self.recurrent = layer(hidden_size, hidden_size, batch_first=True)
+        if forget_bias is not None:
+            set_forget_bias(self.recurrent, forget_bias)
+        self.head = nn.Linear(hidden_size, num_classes or vocab_size)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        _check_tokens(tokens)
+        outputs = self.recurrent(self.embed(tokens))[0]  # (batch, seq, hidden)
+        return self.head(outputs[:, -1])
+
+
+class AttentionClassifier(nn.Module):
+    """Token + learned position embeddings → one self-attention step from the last position.
+
+    The last position's vector is the query; every position (itself included) is a key and a
+    value; the attended result (plus the query, a residual connection) is classified.
+    ``forward(tokens)``: ``tokens`` ``(batch, seq)`` with ``seq <= max_len`` → logits
+    ``(batch, num_classes)``.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        d_model: int = 64,
+        max_len: int = 512,
+        num_heads: int = 1,
+        num_classes: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.max_len = max_len
+        self.embed = nn.Embedding(vocab_size, d_model)
+        self.position = nn.Embedding(max_len, d_model)
+        self.attention = nn.MultiheadAttention(d_model, num_heads, batch_first=True)
+        self.head = nn.Linear(d_model, num_classes or vocab_size)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        _check_tokens(tokens)
+        seq = tokens.shape[1]
+        if seq > self.max_len:
+            raise ValueError(f"sequence length {seq} exceeds max_len={self.max_len}")
+        x = self.embed(tokens) + self.position(torch.arange(seq, device=tokens.device))
+        query = x[:, -1:]  # (batch, 1, d_model)
+        attended, _ = self.attention(query, x, x, need_weights=False)
+        return self.head((attended + query)[:, 0])
+
+
+def _check_tokens(tokens: torch.Tensor) -> None:
+    if not isinstance(tokens, torch.Tensor) or tokens.dim() != 2 or tokens.dtype != torch.int64:
+        shape = tuple(tokens.shape) if isinstance(tokens, torch.Tensor) else type(tokens).__name__
+        raise ValueError(f"tokens must be an int64 tensor of shape (batch, seq), got {shape}")
+
+
+def make_model(kind: str, vocab_size: int = 8, size: int = 64, **kwargs) -> nn.Module:
+    """``"rnn"``, ``"lstm"`` or ``"attention"`` → a fresh classifier of hidden size ``size``."""
+    if kind == "attention":
+        return AttentionClassifier(vocab_size, d_model=size, **kwargs)
+    if kind in ("rnn", "lstm"):
+        return RecurrentClassifier(kind, vocab_size, hidden_size=size, **kwargs)
+    raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+
+
+def recall_accuracy(
+    model: nn.Module | Callable[[], nn.Module],
+    length: int,
+    *,
+    vocab_size: int = 8,
+    steps: int = 300,
+    batch_size: int = 64,
+    lr: float = 3e-3,
+    clip: float | None = 1.0,
+    test_size: int = 1000,
+    seed: int = 0,
+) -> float:
+    """Train a classifier on first-token recall at one ``length``; return its test accuracy.
+
+    Every model gets the same budget: ``steps`` Adam updates on batches of ``batch_size`` fresh
+    random sequences, gradient norm clipped to ``clip``. The test set is ``test_size`` sequences
+    the model never saw (from a different seed). Chance is ``1 / vocab_size``.
+
+    ``model`` may be a module or a function that builds one (called after seeding, so that the
+    initial weights repeat too).
+    """
+    torch.manual_seed(seed)
+    if not isinstance(model, nn.Module):
+        model = model()
+    train_batches = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    for _ in range(steps):
+        tokens, targets = first_token_recall(batch_size, length, vocab_size, train_batches)
+        loss = nn.functional.cross_entropy(model(tokens), targets)
+        optimizer.zero_grad()
+        loss.backward()
+        if clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
+        optimizer.step()
+    model.eval()
+    tokens, targets = first_token_recall(test_size, length, vocab_size, seed=10_000 + seed)
+    with torch.no_grad():
+        return (model(tokens).argmax(-1) == targets).float().mean().item()

@@ -1,0 +1,27 @@
+"""Timing small pieces of code honestly: warm up first, repeat, report the median."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+
+def median_time(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> float:
+    """Seconds one call of ``fn()`` takes: the median of ``repeat`` calls after ``warmup`` calls.
+
+    The median ignores the odd slow call (another program waking up); the warm-up call pays
+    one-off costs (memory allocation, kernel selection) that a steady state does not.
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    if not isinstance(repeat, int) or repeat < 1 or not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"need repeat >= 1 and warmup >= 0, got repeat={repeat}, warmup={warmup}")
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)

@@ -79,3 +79,9 @@ def test_versions_lists_the_key_packages():
     assert next(iter(v)) == "python"
     assert v["torch"].startswith("2.13.0")
     assert env.installed_version("surely-not-installed-pkg") is None
+
+
+def test_progress_is_a_text_bar(capsys):
+    total = sum(utils.progress(range(5), desc="counting"))
+    assert total == 10
+    assert "counting" in capsys.readouterr().err

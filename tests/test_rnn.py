@@ -154,3 +154,23 @@ def test_gradient_by_distance():
     assert g[15] < 1e-6 * g[0]
     with pytest.raises(ValueError, match="batch, seq, input_size"):
         rnn.gradient_by_distance(layer, torch.randn(20, D))
+
+
+@pytest.mark.parametrize("radius", [0.5, 2.0])
+def test_set_recurrent_radius(radius):
+    layer = nn.RNN(D, 200, batch_first=True)
+    rnn.set_recurrent_radius(layer, radius, seed=1)
+    spectral_radius = torch.linalg.eigvals(layer.weight_hh_l0).abs().max().item()
+    assert abs(spectral_radius - radius) < 0.15 * radius
+    cell = rnn.RNNCell(D, 8)
+    rnn.set_recurrent_radius(cell, radius)
+    assert cell.weight_hh.shape == (8, 8)
+
+
+def test_set_recurrent_radius_errors():
+    with pytest.raises(ValueError, match="square"):
+        rnn.set_recurrent_radius(nn.LSTM(D, H), 1.0)
+    with pytest.raises(TypeError, match="no recurrent weights"):
+        rnn.set_recurrent_radius(nn.Linear(2, 2), 1.0)
+    with pytest.raises(ValueError, match="non-negative"):
+        rnn.set_recurrent_radius(nn.RNN(D, H), -1)

@@ -7,8 +7,8 @@ Every reusable piece of the course lives here, one concept per module, and is te
     utils.setup()
 """
 
-from .env import setup
+from .env import progress, setup
 from .paths import REPO_ROOT, cache_dir
 
-__all__ = ["REPO_ROOT", "cache_dir", "setup"]
+__all__ = ["REPO_ROOT", "cache_dir", "progress", "setup"]
 __version__ = "0.1.0"

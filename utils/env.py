@@ -150,6 +150,18 @@ def setup(seed: int = 0, threads: int | None = None, plots: bool = True) -> Setu
     )
 
 
+def progress(iterable=None, **kwargs):
+    """A text progress bar (``tqdm``) that looks the same live in Jupyter and in the book.
+
+    Jupyter's widget bars are stored in a notebook as their first frame only ("0%"); a text bar
+    on stderr keeps its final state. Accepts ``tqdm``'s arguments (``desc``, ``total``, ...).
+    """
+    from tqdm.std import tqdm
+
+    options = {"file": sys.stderr, "mininterval": 1.0, "ncols": 90, "ascii": False}
+    return tqdm(iterable, **(options | kwargs))
+
+
 def installed_version(package: str) -> str | None:
     """The installed version of a distribution (``"scikit-learn"``, not ``"sklearn"``), or None."""
     try:

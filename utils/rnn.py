@@ -145,6 +145,32 @@ def set_forget_bias(lstm: nn.Module, value: float) -> None:
         raise TypeError(f"no LSTM biases found in {type(lstm).__name__}")
 
 
+def set_recurrent_radius(module: nn.Module, radius: float, seed: int = 0) -> None:
+    """Replace an RNN's recurrent weights ``W_hh`` by a random matrix of spectral radius ``radius``.
+
+    A ``hidden x hidden`` matrix of independent normal entries with standard deviation
+    ``radius / sqrt(hidden)`` has eigenvalues spread over a disc of radius about ``radius``
+    (the circular law). Below 1 the recurrence shrinks signals step after step; above 1 it can
+    blow them up. Works on :class:`RNNCell`, :class:`RNN` and ``torch.nn.RNN`` (every layer).
+    """
+    if isinstance(radius, bool) or not isinstance(radius, int | float) or radius < 0:
+        raise ValueError(f"radius must be a non-negative number, got {radius!r}")
+    generator = torch.Generator().manual_seed(seed)
+    found = False
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            if "weight_hh" in name:
+                if p.shape[0] != p.shape[1]:
+                    raise ValueError(f"{name} is {tuple(p.shape)}: only a plain RNN's is square")
+                hidden = p.shape[0]
+                p.copy_(
+                    torch.randn(hidden, hidden, generator=generator) * radius / math.sqrt(hidden)
+                )
+                found = True
+    if not found:
+        raise TypeError(f"no recurrent weights (weight_hh) found in {type(module).__name__}")
+
+
 class _LayerBase(nn.Module):
     cell_class: type[_CellBase] = RNNCell
     torch_class: type[nn.Module] = nn.RNN

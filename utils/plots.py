@@ -36,14 +36,18 @@ def lines(
     ``hline=(y, label)`` adds a dashed reference line, e.g. chance accuracy.
     """
     ax = _axes(ax, (6.4, 3.6))
+    marker = "o" if len(x) <= 30 else None  # markers on a few measured points, not on a curve
     for label, ys in series.items():
         if len(ys) != len(x):
             raise ValueError(f"series {label!r} has {len(ys)} values for {len(x)} x positions")
-        ax.plot(x, ys, marker="o", markersize=4, label=label)
+        ax.plot(x, ys, marker=marker, markersize=4, label=label)
     if hline is not None:
         ax.axhline(hline[0], color="gray", linestyle="--", linewidth=1, label=hline[1])
     if logx:
         ax.set_xscale("log", base=2)
+        if len(x) <= 12:  # label the measured x values themselves, not powers of two
+            ax.set_xticks(list(x), [f"{v:g}" for v in x])
+            ax.minorticks_off()
     if logy:
         ax.set_yscale("log")
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
@@ -54,25 +58,21 @@ def lines(
 def timeline(
     events: Sequence[tuple[float, str]], *, title: str = "", ax: Axes | None = None
 ) -> Axes:
-    """Events ``(year, label)`` on a horizontal time axis, labels alternating above and below."""
+    """Events ``(year, label)`` in order along a line, labels alternating above and below.
+
+    The events are evenly spaced (not to scale), so that close years stay readable.
+    """
     if not events:
         raise ValueError("events is empty")
-    ax = _axes(ax, (8, 2.8))
-    years = [year for year, _ in events]
+    ax = _axes(ax, (1.3 * len(events) + 1, 2.8))
     ax.axhline(0, color="black", linewidth=1)
     for i, (year, label) in enumerate(sorted(events)):
         up = 1 if i % 2 == 0 else -1
-        ax.plot([year, year], [0, 0.55 * up], color="tab:blue", linewidth=1)
-        ax.plot(year, 0, "o", color="tab:blue")
-        ax.text(
-            year,
-            0.62 * up,
-            f"{year:g}\n{label}" if up > 0 else f"{label}\n{year:g}",
-            ha="center",
-            va="bottom" if up > 0 else "top",
-            fontsize=8,
-        )
-    ax.set_xlim(min(years) - 1.5, max(years) + 1.5)
+        ax.plot([i, i], [0, 0.55 * up], color="tab:blue", linewidth=1)
+        ax.plot(i, 0, "o", color="tab:blue")
+        text = f"{year:g}\n{label}" if up > 0 else f"{label}\n{year:g}"
+        ax.text(i, 0.62 * up, text, ha="center", va="bottom" if up > 0 else "top", fontsize=8)
+    ax.set_xlim(-0.8, len(events) - 0.2)
     ax.set_ylim(-1.6, 1.6)
     ax.axis("off")
     if title:

@@ -40,7 +40,14 @@ def _check_sizes(input_size: int, hidden_size: int) -> None:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
-class _CellBase(nn.Module):
+class CellBase(nn.Module):
+    """What every recurrent cell here shares: ``G`` gates' worth of weights and biases.
+
+    A subclass sets ``gates`` (1 for the RNN, 4 for the LSTM, 3 for a GRU) and writes
+    ``forward``; the parameters ``weight_ih (G*hidden, input)``, ``weight_hh (G*hidden, hidden)``,
+    ``bias_ih``, ``bias_hh (G*hidden,)`` and PyTorch's initialisation come from here.
+    """
+
     gates = 1
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
@@ -72,7 +79,7 @@ class _CellBase(nn.Module):
         return x @ self.weight_ih.T + self.bias_ih + h @ self.weight_hh.T + self.bias_hh
 
 
-class RNNCell(_CellBase):
+class RNNCell(CellBase):
     r"""One step of an Elman RNN.
 
     .. math:: h_t = \tanh(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh})
@@ -90,7 +97,7 @@ class RNNCell(_CellBase):
         return torch.tanh(self._affine(x, h))
 
 
-class LSTMCell(_CellBase):
+class LSTMCell(CellBase):
     r"""One step of an LSTM.
 
     .. math::
@@ -172,7 +179,7 @@ def set_recurrent_radius(module: nn.Module, radius: float, seed: int = 0) -> Non
 
 
 class _LayerBase(nn.Module):
-    cell_class: type[_CellBase] = RNNCell
+    cell_class: type[CellBase] = RNNCell
     torch_class: type[nn.Module] = nn.RNN
 
     def __init__(self, input_size: int, hidden_size: int) -> None:

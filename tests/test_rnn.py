@@ -174,3 +174,19 @@ def test_set_recurrent_radius_errors():
         rnn.set_recurrent_radius(nn.Linear(2, 2), 1.0)
     with pytest.raises(ValueError, match="non-negative"):
         rnn.set_recurrent_radius(nn.RNN(D, H), -1)
+
+
+def test_gradient_by_distance_on_lstms():
+    """Ours and PyTorch's LSTM agree, and an open forget gate keeps the far gradient alive."""
+    torch_lstm = nn.LSTM(D, H, batch_first=True)
+    x = torch.randn(B, 30, D)
+    torch.testing.assert_close(
+        rnn.gradient_by_distance(rnn.LSTM.from_torch(torch_lstm), x),
+        rnn.gradient_by_distance(torch_lstm, x),
+    )
+    closed, open_ = nn.LSTM(D, H, batch_first=True), nn.LSTM(D, H, batch_first=True)
+    rnn.set_forget_bias(closed, -3.0)
+    rnn.set_forget_bias(open_, 3.0)
+    far_closed = rnn.gradient_by_distance(closed, x)
+    far_open = rnn.gradient_by_distance(open_, x)
+    assert far_open[25] / far_open[0] > 1e3 * far_closed[25] / far_closed[0]

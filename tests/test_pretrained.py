@@ -275,3 +275,23 @@ def test_unreachable_hub_is_not_retried(monkeypatch):
     with pytest.raises(P.ModelNotAvailableError, match="cannot be reached"):
         P._from_hub(_FakeLoader, "gpt2", P.DEFAULT_DECODER)  # sockets are blocked in tests
     assert _FakeLoader.calls == [True]  # no download attempt at all
+
+
+def test_load_tokenizer_without_the_model(encoder):
+    assert P.load_tokenizer(P.DEFAULT_ENCODER) is encoder.tokenizer  # reused from the loaded model
+    with pytest.raises(ValueError, match="Valid names"):
+        P.load_tokenizer("gpt-5")
+
+
+@pytest.mark.slow
+def test_load_decoder_tokenizer_alone(monkeypatch):
+    monkeypatch.setattr(P, "_CACHE", {})
+    monkeypatch.setattr(P, "_TOKENIZERS", {})
+    tokenizer = P.load_tokenizer(P.DEFAULT_DECODER)
+    assert tokenizer.convert_ids_to_tokens(tokenizer("Fine Tuning")["input_ids"]) == [
+        "F",
+        "ine",
+        "ĠT",
+        "uning",
+    ]
+    assert P.load_tokenizer(P.DEFAULT_DECODER) is tokenizer

@@ -97,8 +97,9 @@ _CACHE: dict[tuple[str, str, str], Pretrained] = {}
 
 
 def clear_cache() -> None:
-    """Forget every model loaded so far in this process (frees memory)."""
+    """Forget every model and tokenizer loaded so far in this process (frees memory)."""
     _CACHE.clear()
+    _TOKENIZERS.clear()
 
 
 def _require(package: str, pip_command: str, purpose: str) -> None:
@@ -334,6 +335,44 @@ def load_decoder(
     if cache:
         _CACHE[key] = pair
     return pair
+
+
+_TOKENIZERS: dict[str, Any] = {}
+
+
+def load_tokenizer(name: str = DEFAULT_DECODER) -> Any:
+    """Just the tokenizer of an encoder or decoder, without loading the model's weights.
+
+    Reuses the tokenizer of a model already loaded in this process. SmolLM2's tokenizer is read
+    out of its GGUF file, which takes a few seconds the first time.
+    """
+    valid = (DEFAULT_ENCODER, DEFAULT_DECODER, *HUB_ENCODERS, *HUB_DECODERS)
+    if name not in valid:
+        raise ValueError(f"Unknown model {name!r}. Valid names: {', '.join(map(repr, valid))}.")
+    for (_, cached_name, _), pair in _CACHE.items():
+        if cached_name == name:
+            return pair.tokenizer
+    if name in _TOKENIZERS:
+        return _TOKENIZERS[name]
+    from transformers import AutoTokenizer
+
+    with _quiet_loading(progress=False):
+        if name in _OFFLINE:
+            gguf = _OFFLINE[name].gguf_file
+            extra = {"gguf_file": gguf} if gguf else {}
+            if gguf:
+                for package, pip_command in _GGUF_NEEDS.items():
+                    _require(package, pip_command, f"Reading {name}'s tokenizer from GGUF")
+            tokenizer = AutoTokenizer.from_pretrained(
+                model_path(name), local_files_only=True, **extra
+            )
+        else:
+            default = DEFAULT_ENCODER if name in HUB_ENCODERS else DEFAULT_DECODER
+            tokenizer = _from_hub(AutoTokenizer, name, default)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    _TOKENIZERS[name] = tokenizer
+    return tokenizer
 
 
 def _ready(pair: Pretrained) -> Pretrained:

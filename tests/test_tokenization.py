@@ -1,0 +1,173 @@
+"""utils.tokenization: round trips for any text, deterministic training, clear errors."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from utils import tokenization as T
+
+TRAIN = (
+    "the cat sat on the mat. the cat ate the rat! "
+    "héllo wörld, 日本語のテキスト, مرحبا بالعالم 👋🏽👋🏽 \t\n\n   tabs and   spaces\n"
+) * 5
+
+# Any Unicode: every category, lone surrogates included, and whitespace-heavy strings.
+ANY_TEXT = st.one_of(
+    st.text(st.characters(codec=None), max_size=60),
+    st.text(st.sampled_from(" \t\n\r\x00\u200fa日👋é\u0301"), max_size=60),
+    st.text(st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), max_size=4),
+)
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return T.BPETokenizer().train(TRAIN, vocab_size=300)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ANY_TEXT)
+def test_bpe_round_trip_on_any_text(tok, text):
+    assert tok.decode(tok.encode(text)) == text
+
+
+@settings(max_examples=100, deadline=None)
+@given(ANY_TEXT)
+def test_pretokenize_covers_every_character(text):
+    assert "".join(T.pretokenize(text)) == text
+
+
+def test_known_round_trips(tok):
+    for text in [
+        "",
+        " ",
+        "\n\n\n",
+        "a" * 500,
+        "   leading",
+        "trailing   ",
+        "👋🏽 日本 مرحبا \x00\x7f",
+    ]:
+        assert tok.decode(tok.encode(text)) == text
+
+
+def test_training_learns_frequent_pairs_first(tok):
+    assert tok.vocab_size == 300 and len(tok.merges) == 44
+    first = [tok.token_bytes(256 + i) for i in range(3)]
+    assert b" t" in first or b"th" in first or b"he" in first
+    assert len(tok.encode("the cat sat on the mat.")) < len(b"the cat sat on the mat.")
+
+
+def test_training_is_deterministic_and_methods_agree():
+    a = T.BPETokenizer().train(TRAIN, 320)
+    b = T.BPETokenizer().train(TRAIN, 320)
+    c = T.BPETokenizer().train(TRAIN, 320, method="naive")
+    assert a == b == c
+    assert a.merges == c.merges
+
+
+def test_training_stops_when_no_pair_is_left():
+    tok = T.BPETokenizer().train("ab", 1000)
+    assert tok.merges == [(97, 98)] and tok.vocab_size == 257
+
+
+def test_merge():
+    assert T.merge([1, 2, 3, 1, 2], (1, 2), 9) == [9, 3, 9]
+    assert T.merge([1, 1, 1], (1, 1), 7) == [7, 1]  # left to right, no overlaps
+
+
+def test_save_and_load(tmp_path, tok):
+    path = tok.save(tmp_path / "bpe.json")
+    loaded = T.BPETokenizer.load(path)
+    assert loaded == tok and loaded.vocab == tok.vocab
+    assert loaded.encode(TRAIN) == tok.encode(TRAIN)
+
+
+def test_load_rejects_other_files(tmp_path):
+    bad = tmp_path / "x.json"
+    bad.write_text('{"format": "something-else"}')
+    with pytest.raises(ValueError, match="not a tokenizer saved"):
+        T.BPETokenizer.load(bad)
+    bad.write_text('{"format": "course-bpe", "pattern": " ", "merges": [[999, 1]]}')
+    with pytest.raises(ValueError, match="does not exist yet"):
+        T.BPETokenizer.load(bad)
+
+
+@pytest.mark.parametrize("size", [255, 0, -1, 2.5, True])
+def test_vocab_size_below_256_is_refused(size):
+    with pytest.raises(ValueError, match=">= 256"):
+        T.BPETokenizer().train("abc", size)
+
+
+def test_untrained_tokenizer_refuses_to_encode_or_save(tmp_path):
+    with pytest.raises(RuntimeError, match="not trained"):
+        T.BPETokenizer().encode("hello")
+    with pytest.raises(RuntimeError, match="not trained"):
+        T.BPETokenizer().save(tmp_path / "x.json")
+
+
+@pytest.mark.parametrize("bad", [[300], [-1], [1.0], [True]])
+def test_decode_rejects_ids_out_of_range(tok, bad):
+    with pytest.raises(ValueError, match=r"out of range: this tokenizer has ids 0\.\.299"):
+        tok.decode(bad)
+
+
+def test_decode_of_half_a_character_is_replaced(tok):
+    ids = list("é".encode())
+    assert tok.decode(ids[:1]) == "\ufffd"
+
+
+def test_bad_inputs(tok):
+    with pytest.raises(TypeError, match="str"):
+        tok.encode(b"bytes")
+    with pytest.raises(ValueError, match="method"):
+        T.BPETokenizer().train("abc", 300, method="magic")
+    with pytest.raises(ValueError, match="does not cover"):
+        T.pretokenize("a b", r"\w+")
+
+
+def test_truncated(tok):
+    small = tok.truncated(10)
+    assert small.vocab_size == 266 and small.merges == tok.merges[:10]
+    assert small.decode(small.encode(TRAIN)) == TRAIN
+    assert len(small.encode(TRAIN)) > len(tok.encode(TRAIN))
+    with pytest.raises(ValueError):
+        tok.truncated(45)
+
+
+def test_word_and_char_tokenizers():
+    words = T.WordTokenizer().fit(["The cat, the dog.", "the cat"], max_size=3)
+    assert words.itos == ["<unk>", "the", "cat"]
+    assert words.encode("The bird") == [1, 0]
+    assert words.decode([1, 0]) == "the <unk>"
+    chars = T.CharTokenizer().fit("aab")
+    assert chars.itos == ["<unk>", "a", "b"] and chars.encode("abc") == [1, 2, 0]
+    with pytest.raises(RuntimeError, match="not fitted"):
+        T.CharTokenizer().encode("x")
+    with pytest.raises(ValueError, match="max_size"):
+        T.WordTokenizer().fit("x", max_size=1)
+    with pytest.raises(ValueError, match="out of range"):
+        chars.decode([3])
+
+
+def test_bytes_to_unicode_is_gpt2s():
+    mapping = T.bytes_to_unicode()
+    assert len(set(mapping.values())) == 256
+    assert mapping[ord(" ")] == "Ġ" and mapping[ord("\n")] == "Ċ" and mapping[ord("A")] == "A"
+    assert T.unicode_to_bytes("Ġworld") == b" world"
+    with pytest.raises(ValueError, match="not a byte-level token"):
+        T.unicode_to_bytes("€")
+
+
+def test_agrees_with_huggingface_bpe_on_a_small_corpus():
+    """Same algorithm, same pre-tokenization: the learned vocabularies largely agree."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    text = "low lower lowest newer newest wider " * 20
+    hf = Tokenizer(models.BPE())
+    hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    trainer = trainers.BpeTrainer(
+        vocab_size=270, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+    )
+    hf.train_from_iterator([text], trainer)
+    theirs = {T.unicode_to_bytes(t) for t in hf.get_vocab()}
+    ours = set(T.BPETokenizer().train(text, 270).vocab.values())
+    assert len(ours & theirs) >= 265

@@ -171,3 +171,13 @@ def test_agrees_with_huggingface_bpe_on_a_small_corpus():
     theirs = {T.unicode_to_bytes(t) for t in hf.get_vocab()}
     ours = set(T.BPETokenizer().train(text, 270).vocab.values())
     assert len(ours & theirs) >= 265
+
+
+def test_compression(tok):
+    chars = T.CharTokenizer().fit("abc")
+    stats = T.compression(chars, ["abcd", "ab"], unk_id=0)
+    assert stats["tokens"] == 6 and stats["tokens_per_kchar"] == 1000
+    assert stats["unk_rate"] == pytest.approx(1 / 6) and stats["bytes_per_token"] == 1
+    assert T.compression(tok, [TRAIN])["bytes_per_token"] > 1.5
+    with pytest.raises(ValueError, match="no tokens"):
+        T.compression(chars, [""])

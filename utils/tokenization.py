@@ -401,3 +401,25 @@ def unicode_to_bytes(token: str) -> bytes:
         return bytes(inverse[c] for c in token)
     except KeyError as error:
         raise ValueError(f"{token!r} is not a byte-level token ({error.args[0]!r})") from None
+
+
+def compression(tokenizer: object, texts: Sequence[str], unk_id: int | None = None) -> dict:
+    """How a tokenizer cuts ``texts``: tokens per 1,000 characters, bytes per token, unknown rate.
+
+    ``tokenizer`` is anything with ``encode(text) -> list[int]``. ``unk_id`` is the id of the
+    unknown token, if it has one (``0`` for :class:`WordTokenizer` and :class:`CharTokenizer`).
+    Returns ``{"tokens", "tokens_per_kchar", "bytes_per_token", "unk_rate"}``.
+    """
+    texts = _texts(texts)
+    ids = [i for t in texts for i in tokenizer.encode(t)]
+    chars = sum(len(t) for t in texts)
+    nbytes = sum(len(to_bytes(t)) for t in texts)
+    if not ids:
+        raise ValueError("the texts produced no tokens")
+    unknown = sum(i == unk_id for i in ids) if unk_id is not None else 0
+    return {
+        "tokens": len(ids),
+        "tokens_per_kchar": 1000 * len(ids) / chars,
+        "bytes_per_token": nbytes / len(ids),
+        "unk_rate": unknown / len(ids),
+    }

@@ -18,6 +18,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import json
+import operator
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -300,22 +301,29 @@ class BPETokenizer:
         ``decode(encode(s)) == s`` for every string. A list of ids that cuts a multi-byte
         character in half (possible when you pick ids by hand) decodes with ``�`` in its place.
         """
-        for i in ids:
-            if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < self.vocab_size:
-                raise ValueError(
-                    f"id {i!r} is out of range: this tokenizer has ids 0..{self.vocab_size - 1}"
-                )
+        ids = [self._check_id(i) for i in ids]
         data = b"".join(self.vocab[i] for i in ids)
         try:
             return data.decode("utf-8", errors="surrogatepass")
         except UnicodeDecodeError:
             return data.decode("utf-8", errors="replace")
 
+    def _check_id(self, i: object) -> int:
+        if isinstance(i, bool):
+            raise TypeError(f"token ids are integers, got {i!r}")
+        try:
+            i = operator.index(i)  # accepts int, numpy and torch integers; refuses floats
+        except TypeError:
+            raise TypeError(f"token ids are integers, got {type(i).__name__} {i!r}") from None
+        if not 0 <= i < 256 + len(self.merges):
+            raise ValueError(
+                f"id {i} is out of range: this tokenizer has ids 0..{255 + len(self.merges)}"
+            )
+        return i
+
     def token_bytes(self, i: int) -> bytes:
         """The bytes token ``i`` stands for."""
-        if not 0 <= i < self.vocab_size:
-            raise ValueError(f"id {i} is out of range: ids are 0..{self.vocab_size - 1}")
-        return self.vocab[i]
+        return self.vocab[self._check_id(i)]
 
     def truncated(self, num_merges: int) -> BPETokenizer:
         """A copy that keeps only the first ``num_merges`` merges (a smaller vocabulary)."""
@@ -347,10 +355,19 @@ class BPETokenizer:
     def load(cls, path: str | Path) -> BPETokenizer:
         """Read a tokenizer written by :meth:`save`."""
         payload = json.loads(Path(path).read_text())
-        if payload.get("format") != "course-bpe":
+        if not isinstance(payload, dict) or payload.get("format") != "course-bpe":
             raise ValueError(f"{path} is not a tokenizer saved by BPETokenizer.save")
+        if payload.get("version") != 1 or not isinstance(payload.get("pattern"), str):
+            raise ValueError(f"{path}: unsupported version or missing pattern")
+        merges = payload.get("merges")
+        if not isinstance(merges, list) or not all(
+            isinstance(m, list) and len(m) == 2 and all(type(x) is int for x in m) for m in merges
+        ):
+            raise ValueError(f"{path}: merges must be a list of [int, int] pairs")
         tok = cls(payload["pattern"])
-        tok.merges = [tuple(m) for m in payload["merges"]]
+        tok.merges = [tuple(m) for m in merges]
+        if len(set(tok.merges)) != len(tok.merges):
+            raise ValueError(f"{path}: a merge appears twice")
         for i, (a, b) in enumerate(tok.merges):
             if not (0 <= a < 256 + i and 0 <= b < 256 + i):
                 raise ValueError(f"merge {i} refers to a token that does not exist yet: {(a, b)}")

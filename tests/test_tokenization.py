@@ -200,18 +200,10 @@ def test_bytes_to_unicode_is_gpt2s():
 
 def test_same_vocabulary_as_huggingface_bpe_with_gpt2_pre_tokenization():
     """Same algorithm, same pre-tokenization (GPT-2's, written for `re`), same data: same merges."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-
     from utils import data
 
     gpt2 = r"'s|'t|'re|'ve|'m|'ll|'d| ?[^\W\d_]+| ?\d+| ?(?:[^\s\w]|_)+|\s+(?!\S)|\s+"
     articles = data.news_corpus()
-    hf = Tokenizer(models.BPE())
-    hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    trainer = trainers.BpeTrainer(
-        vocab_size=1256, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
-    )
-    hf.train_from_iterator(articles, trainer)
-    theirs = {T.unicode_to_bytes(t) for t in hf.get_vocab()}
+    theirs = T.huggingface_vocabulary(T.train_huggingface_bpe(articles, 1256))
     ours = set(T.BPETokenizer(gpt2).train(articles, 1256).vocab.values())
     assert ours == theirs

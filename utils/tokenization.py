@@ -440,3 +440,28 @@ def compression(tokenizer: object, texts: Sequence[str], unk_id: int | None = No
         "bytes_per_token": nbytes / len(ids),
         "unk_rate": unknown / len(ids),
     }
+
+
+def train_huggingface_bpe(texts: str | Iterable[str], vocab_size: int):
+    """Hugging Face ``tokenizers``' byte-level BPE, trained like :class:`BPETokenizer`, to compare.
+
+    Same start (the 256 bytes), same vocabulary size, GPT-2's pre-tokenization (``ByteLevel``).
+    Returns a ``tokenizers.Tokenizer``; :func:`huggingface_vocabulary` lists its tokens as bytes.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(_texts(texts), trainer)
+    return tokenizer
+
+
+def huggingface_vocabulary(tokenizer) -> set[bytes]:
+    """The tokens of a byte-level ``tokenizers.Tokenizer`` as bytes (``"Ġthe"`` → ``b" the"``)."""
+    return {unicode_to_bytes(token) for token in tokenizer.get_vocab()}

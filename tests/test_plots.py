@@ -33,3 +33,22 @@ def test_timeline_and_unrolled_rnn():
     with pytest.raises(ValueError):
         plots.unrolled_rnn(0)
     plt.close("all")
+
+
+def test_heatmap():
+    ax = plots.heatmap(
+        [[1.0, 0.25], [0.5, 0.0]],
+        xlabels=["a", "b"],
+        ylabels=["c", "d"],
+        annotate=True,
+        colorbar=True,
+        title="t",
+    )
+    assert [t.get_text() for t in ax.texts] == ["1.00", "0.25", "0.50", "0.00"]
+    assert ax.images[0].get_array().shape == (2, 2)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
+    with pytest.raises(ValueError, match="2-D"):
+        plots.heatmap([1, 2, 3])
+    with pytest.raises(ValueError, match="xlabels has 1 labels for 2"):
+        plots.heatmap([[1, 2]], xlabels=["a"])
+    plt.close("all")

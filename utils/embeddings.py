@@ -288,7 +288,7 @@ def train_word2vec(
     sample: float = 1e-3,
     epochs: int = 5,
     batch_size: int = 1024,
-    lr: float = 0.01,
+    lr: float = 0.003,
     seed: int = 0,
     log_every: int = 20,
     progress: bool = True,

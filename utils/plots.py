@@ -7,8 +7,10 @@ that ``Axes``, so a notebook can add to it or place several side by side.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
@@ -119,4 +121,50 @@ def unrolled_rnn(
     ax.set_ylim(-0.2, 2.6)
     ax.set_aspect("equal")
     ax.axis("off")
+    return ax
+
+
+def heatmap(
+    values: Any,
+    *,
+    xlabels: Sequence[str] | None = None,
+    ylabels: Sequence[str] | None = None,
+    title: str = "",
+    annotate: bool = False,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    cmap: str = "viridis",
+    colorbar: bool = False,
+    ax: Axes | None = None,
+) -> Axes:
+    """A matrix ``(rows, cols)`` as an image: similarities, encodings, attention weights.
+
+    ``xlabels``/``ylabels`` name the columns/rows; ``annotate=True`` writes each value in its cell
+    (for small matrices). The image is ``ax.images[0]``, e.g. for a shared colour bar.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 2:
+        raise ValueError(f"values must be a 2-D matrix, got shape {values.shape}")
+    for name, labels, n in (
+        ("xlabels", xlabels, values.shape[1]),
+        ("ylabels", ylabels, values.shape[0]),
+    ):
+        if labels is not None and len(labels) != n:
+            raise ValueError(f"{name} has {len(labels)} labels for {n} positions")
+    ax = _axes(ax, (4.5, 4))
+    image = ax.imshow(values, vmin=vmin, vmax=vmax, cmap=cmap, aspect="auto")
+    ax.grid(False)
+    if xlabels is not None:
+        ax.set_xticks(range(len(xlabels)), xlabels, rotation=45, ha="right")
+    if ylabels is not None:
+        ax.set_yticks(range(len(ylabels)), ylabels)
+    if annotate:
+        middle = np.nanmean([image.norm.vmin, image.norm.vmax])
+        for i, j in np.ndindex(values.shape):
+            color = "white" if values[i, j] < middle else "black"
+            ax.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=7, color=color)
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, shrink=0.8)
+    if title:
+        ax.set_title(title)
     return ax

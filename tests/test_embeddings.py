@@ -59,6 +59,8 @@ def test_embedding_is_a_one_hot_matrix_product():
         E.one_hot(torch.tensor([10]), 10)
     with pytest.raises(TypeError, match="integers"):
         E.one_hot(torch.tensor([1.0]), 10)
+    with pytest.raises(ValueError, match="vocab_size"):
+        E.one_hot(torch.tensor([1]), 0)
 
 
 def test_noise_distribution_is_count_to_the_three_quarters():
@@ -142,6 +144,8 @@ def test_skipgram_pairs_bad_input():
         E.skipgram_pairs([torch.zeros(2, 2, dtype=torch.long)], window=2)
     centres, _ = E.skipgram_pairs([torch.tensor([5])], window=2)
     assert centres.numel() == 0
+    with pytest.raises(ValueError, match=r"\[0, 3\) to index keep"):
+        E.skipgram_pairs([torch.tensor([0, 7])], window=2, keep=torch.ones(3))
 
 
 def test_skipgram_loss_matches_the_formula():
@@ -198,7 +202,14 @@ def test_word2vec_is_deterministic():
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"negative": 0}, "negative"), ({"epochs": 0}, "epochs"), ({"min_count": 9999}, "no word")],
+    [
+        ({"negative": 0}, "negative"),
+        ({"epochs": 0}, "epochs"),
+        ({"min_count": 9999}, "no word"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"log_every": 0}, "log_every"),
+        ({"lr": 0.0}, "lr must be > 0"),
+    ],
 )
 def test_word2vec_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -235,6 +246,12 @@ def test_most_similar_and_analogy(toy_vectors):
         wv.most_similar(torch.zeros(3))
     with pytest.raises(ValueError, match="unique"):
         E.WordVectors(["a", "a"], torch.zeros(2, 3))
+    # Excluded words that are not in the vocabulary do not cost results.
+    assert len(wv.most_similar("w3", k=5, exclude=["zebra", "yak"])) == 5
+    with pytest.raises(ValueError, match="k must be"):
+        wv.most_similar("w3", k=0)
+    with pytest.raises(ValueError, match="every word is excluded"):
+        E.WordVectors(["a", "b"], torch.eye(2)).most_similar("a", exclude=["b"])
 
 
 @pytest.fixture(scope="module")

@@ -114,7 +114,19 @@ def test_rotary_equals_the_shift_matrix_rotation():
 
 
 def test_rotary_bad_input():
-    with pytest.raises(ValueError, match="must be even"):
+    with pytest.raises(ValueError, match=r"last dimension of x must be even .* got 5"):
         P.apply_rotary(torch.zeros(4, 5))
+    with pytest.raises(TypeError, match="positions must be a tensor"):
+        P.apply_rotary(torch.zeros(3, 4), positions=[0, 1, 2])
+    with pytest.raises(ValueError, match="x must be a tensor"):
+        P.apply_rotary(torch.zeros(4))
     with pytest.raises(ValueError, match="positions must be"):
         P.apply_rotary(torch.zeros(4, 6), positions=torch.arange(3))
+
+
+def test_sinusoidal_layer_keeps_float64_precision():
+    layer = P.SinusoidalPositionalEncoding(8, max_len=20)
+    x = torch.zeros(1, 20, 8, dtype=torch.float64)
+    out = layer(x)
+    assert out.dtype == torch.float64
+    torch.testing.assert_close(out[0], P.sinusoidal_positional_encoding(20, 8, dtype=torch.float64))

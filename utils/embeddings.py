@@ -108,6 +108,8 @@ class Vocabulary:
 
 def one_hot(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
     """One-hot rows: ``ids (...)`` int → float ``(..., vocab_size)`` with a single 1 per row."""
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 1:
+        raise ValueError(f"vocab_size must be a positive int, got {vocab_size!r}")
     ids = torch.as_tensor(ids)
     if ids.dtype.is_floating_point or ids.dtype == torch.bool:
         raise TypeError(f"ids must be integers, got dtype {ids.dtype}")
@@ -199,11 +201,15 @@ def skipgram_pairs(
     """
     if isinstance(window, bool) or not isinstance(window, int) or window < 1:
         raise ValueError(f"window must be a positive int, got {window!r}")
+    if keep is not None and keep.dim() != 1:
+        raise ValueError(f"keep must be (vocab,), got shape {tuple(keep.shape)}")
     centres, contexts = [], []
     for ids in sentences:
         ids = torch.as_tensor(ids, dtype=torch.int64)
         if ids.dim() != 1:
             raise ValueError(f"each sentence must be a 1-D id tensor, got {tuple(ids.shape)}")
+        if keep is not None and len(ids) and (ids.min() < 0 or ids.max() >= len(keep)):
+            raise ValueError(f"ids must be in [0, {len(keep)}) to index keep")
         if keep is not None and len(ids):
             ids = ids[torch.rand(len(ids), generator=generator, dtype=torch.float64) < keep[ids]]
         n = len(ids)
@@ -274,6 +280,7 @@ class Word2VecResult:
     vocab: Vocabulary
     model: SkipGram
     losses: list[float] = field(default_factory=list)
+    log_every: int = 20
     pairs_per_epoch: int = 0
     steps: int = 0
 
@@ -302,8 +309,11 @@ def train_word2vec(
     sentences = _check_sentences(sentences)
     if isinstance(negative, bool) or not isinstance(negative, int) or negative < 1:
         raise ValueError(f"negative must be a positive int, got {negative!r}")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("log_every", log_every)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr!r}")
     from .env import progress as progress_bar
 
     g = torch.Generator().manual_seed(seed)
@@ -320,7 +330,13 @@ def train_word2vec(
     if total == 0:
         raise ValueError("no training pairs: the sentences are too short or too rare")
     schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1 - step / total)
-    result = Word2VecResult(None, vocab, model, pairs_per_epoch=len(epoch_pairs[0][0]))  # type: ignore[arg-type]
+    result = Word2VecResult(
+        None,  # type: ignore[arg-type]
+        vocab,
+        model,
+        log_every=log_every,
+        pairs_per_epoch=len(epoch_pairs[0][0]),
+    )
     bar = progress_bar(total=total, desc="word2vec", disable=not progress)
     running = []
     for centres, contexts in epoch_pairs:
@@ -385,6 +401,8 @@ class WordVectors:
     ) -> list[tuple[str, float]]:
         """The ``k`` words with the highest cosine similarity to ``query`` (a word, which is
         itself excluded, or a vector ``(dim,)``), as ``[(word, similarity), ...]``."""
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"k must be a positive int, got {k!r}")
         exclude = set(exclude)
         if isinstance(query, str):
             exclude.add(query)
@@ -392,10 +410,12 @@ class WordVectors:
         if query.shape != (self.vectors.shape[1],):
             raise ValueError(f"query must be ({self.vectors.shape[1]},), got {tuple(query.shape)}")
         scores = self.unit @ nn.functional.normalize(query.float(), dim=0)
-        for w in exclude:
-            if w in self.index:
-                scores[self.index[w]] = -math.inf
-        top = torch.topk(scores, min(k, len(self) - len(exclude)))
+        excluded = [self.index[w] for w in exclude if w in self.index]
+        scores[excluded] = -math.inf
+        available = len(self) - len(excluded)
+        if available == 0:
+            raise ValueError("every word is excluded: nothing left to return")
+        top = torch.topk(scores, min(k, available))
         return [
             (self.words[i], round(float(s), 4))
             for s, i in zip(top.values, top.indices, strict=True)
@@ -534,7 +554,8 @@ def contextual_vectors(
     ``(n_sentences, n_layers + 1, hidden)``; layer 0 is the embedding layer's output.
 
     ``word`` must be a single token of the tokenizer and occur in each sentence (the first
-    occurrence is used)."""
+    occurrence is used). Put the model in eval mode first (the course's loaders do), or dropout
+    makes the vectors random."""
     pieces = tokenizer.tokenize(word)
     if len(pieces) != 1:
         raise ValueError(f"{word!r} is not one token but {pieces}; choose a whole-word token")

@@ -97,7 +97,8 @@ def _check_sequence(x: torch.Tensor, d_model: int, max_len: int, what: str) -> N
 
 class SinusoidalPositionalEncoding(nn.Module):
     """``x + PE[:seq]``, then dropout. ``x``: ``(batch, seq, d_model)``. No parameters: the
-    table is a buffer (it moves with ``.to(device)`` but is not trained)."""
+    table is a float64 buffer (it moves with ``.to(device)`` but is not trained), cast to the
+    dtype of ``x``."""
 
     def __init__(
         self, d_model: int, max_len: int = 512, dropout: float = 0.0, base: float = 10000.0
@@ -105,7 +106,9 @@ class SinusoidalPositionalEncoding(nn.Module):
         super().__init__()
         self.d_model, self.max_len = d_model, max_len
         self.register_buffer(
-            "pe", sinusoidal_positional_encoding(max_len, d_model, base), persistent=False
+            "pe",
+            sinusoidal_positional_encoding(max_len, d_model, base, dtype=torch.float64),
+            persistent=False,
         )
         self.dropout = nn.Dropout(dropout)
 
@@ -140,20 +143,28 @@ def apply_rotary(
     """Rotary position embedding (RoPE, Su et al. 2021): rotate each pair of dimensions
     ``(x[2i], x[2i+1])`` of the vector at position ``p`` by the angle ``p·ω_i``.
 
-    ``x``: ``(..., seq, d)`` with even ``d``; ``positions``: ``(seq,)`` (default ``0..seq-1``).
-    Because rotations compose, ``apply_rotary(q at m) · apply_rotary(k at n)`` depends only on
-    ``m - n``. (This is the interleaved form of the paper; LLaMA's code pairs ``x[i]`` with
-    ``x[i + d/2]`` instead, which is the same up to a fixed permutation of dimensions.)
+    ``x``: ``(..., seq, d)`` with even ``d``; ``positions``: int tensor ``(seq,)`` (default
+    ``0..seq-1``). Because rotations compose, ``apply_rotary(q at m) · apply_rotary(k at n)``
+    depends only on ``m - n``.
+
+    This is the interleaved form of the RoFormer paper (and of Meta's LLaMA code). Hugging Face's
+    Llama implementation (``rotate_half``) pairs ``x[i]`` with ``x[i + d/2]`` instead; the two
+    agree only after the query and key weights are permuted accordingly, which the Hub's
+    converted checkpoints have done.
     """
-    if x.dim() < 2:
-        raise ValueError(f"x must be (..., seq, d), got shape {tuple(x.shape)}")
+    if not isinstance(x, torch.Tensor) or x.dim() < 2:
+        raise ValueError(f"x must be a tensor (..., seq, d), got {getattr(x, 'shape', type(x))}")
     seq, d = x.shape[-2], x.shape[-1]
-    omega = frequencies(d, base)
+    if d % 2:
+        raise ValueError(f"the last dimension of x must be even (pairs are rotated), got {d}")
+    omega = frequencies(d, base).to(x.device)
     if positions is None:
-        positions = torch.arange(seq)
+        positions = torch.arange(seq, device=x.device)
+    if not isinstance(positions, torch.Tensor):
+        raise TypeError(f"positions must be a tensor, got {type(positions).__name__}")
     if positions.shape != (seq,):
         raise ValueError(f"positions must be (seq={seq},), got {tuple(positions.shape)}")
-    angles = positions.to(torch.float64)[:, None] * omega  # (seq, d/2)
+    angles = positions.to(x.device, torch.float64)[:, None] * omega  # (seq, d/2)
     cos, sin = torch.cos(angles).to(x.dtype), torch.sin(angles).to(x.dtype)
     even, odd = x[..., 0::2], x[..., 1::2]
     out = torch.empty_like(x)

@@ -25,3 +25,26 @@ def median_time(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> f
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def kernels(fn: Callable[[], object]) -> list[str]:
+    """The PyTorch operators (ATen kernels) that one call of ``fn()`` runs, in order, e.g.
+    ``['aten._scaled_dot_product_flash_attention_for_cpu.default']``.
+
+    It watches PyTorch's dispatcher (a ``TorchDispatchMode``), so it sees what a fused function
+    really does, without the profiler's log lines.
+    """
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    names: list[str] = []
+
+    class _Record(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+            names.append(str(func))
+            return func(*args, **(kwargs or {}))
+
+    with _Record():
+        fn()
+    return names

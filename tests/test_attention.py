@@ -98,6 +98,12 @@ def test_dropout_drops_and_rescales_weights():
         ((2, 3, 8), (2, 4, 6), (2, 4, 6), r"same last dimension d_k: q \(2, 3, 8\), k \(2, 4, 6\)"),
         ((2, 3, 8), (2, 4, 8), (2, 5, 8), r"same number of positions seq_k: k \(2, 4, 8\)"),
         ((8,), (4, 8), (4, 8), "q must be a tensor"),
+        (
+            (2, 4, 8),
+            (3, 6, 8),
+            (3, 6, 8),
+            r"leading .* must broadcast: q \(2, 4, 8\), k \(3, 6, 8\)",
+        ),
     ],
 )
 def test_sdpa_shape_errors(q_shape, k_shape, v_shape, match):
@@ -245,3 +251,63 @@ def test_mha_bad_input():
         mha(x, x, x, mask=torch.ones(2, 5, 5, dtype=torch.bool))
     with pytest.raises(TypeError, match="MultiheadAttention"):
         A.MultiHeadAttention.from_torch(nn.Linear(2, 2))
+
+
+def test_mha_fully_masked_row_and_cross_attention_masks_equal_pytorch():
+    theirs = _torch_mha(16, 4, bias=False)
+    ours = A.MultiHeadAttention.from_torch(theirs).eval()
+    assert ours.q_proj.bias is None
+    g = torch.Generator().manual_seed(3)
+    query, memory = torch.randn(2, 3, 16, generator=g), torch.randn(2, 6, 16, generator=g)
+    ids = torch.tensor([[1, 2, 3, 4, 0, 0], [1, 2, 3, 4, 5, 6]])
+    out, w = ours(query, memory, memory, mask=A.padding_mask(ids, 0))
+    ref_out, ref_w = theirs(
+        query, memory, memory, key_padding_mask=ids == 0, average_attn_weights=False
+    )
+    torch.testing.assert_close(out, ref_out)
+    torch.testing.assert_close(w, ref_w)
+    # A query that may see nothing: zeros from us where PyTorch's module gives NaN.
+    mask = torch.ones(2, 3, 6, dtype=torch.bool)
+    mask[0, 1] = False
+    out, w = ours(query, memory, memory, mask=mask)
+    assert (w[0, :, 1] == 0).all() and not out.isnan().any()
+    with torch.no_grad():
+        expected_row = ours.out_proj(torch.zeros(16))  # zero attention output, then W_O
+    torch.testing.assert_close(out[0, 1], expected_row)
+
+
+def test_mha_gradients_equal_pytorch():
+    theirs = _torch_mha(8, 2, dtype=torch.float64)
+    ours = A.MultiHeadAttention.from_torch(theirs)
+    x = torch.randn(2, 5, 8, dtype=torch.float64)
+    mask = A.causal_mask(5)
+    ours(x, x, x, mask=mask)[0].square().sum().backward()
+    theirs(x, x, x, attn_mask=~mask)[0].square().sum().backward()
+    # PyTorch's module sums its gradients in another order; in float64 they still agree to
+    # about 1e-7, far below any real mistake (a wrong head split gives differences of order 1).
+    close = {"rtol": 1e-5, "atol": 1e-6}
+    w_q, w_k, w_v = theirs.in_proj_weight.grad.chunk(3)
+    torch.testing.assert_close(ours.q_proj.weight.grad, w_q, **close)
+    torch.testing.assert_close(ours.k_proj.weight.grad, w_k, **close)
+    torch.testing.assert_close(ours.v_proj.weight.grad, w_v, **close)
+    torch.testing.assert_close(ours.out_proj.weight.grad, theirs.out_proj.weight.grad, **close)
+
+
+def test_from_torch_rejects_unsupported_options():
+    with pytest.raises(ValueError, match="add_bias_kv"):
+        A.MultiHeadAttention.from_torch(nn.MultiheadAttention(8, 2, add_bias_kv=True))
+    with pytest.raises(ValueError, match="add_zero_attn"):
+        A.MultiHeadAttention.from_torch(nn.MultiheadAttention(8, 2, add_zero_attn=True))
+    with pytest.raises(ValueError, match="kdim"):
+        A.MultiHeadAttention.from_torch(nn.MultiheadAttention(8, 2, kdim=4, vdim=4))
+
+
+def test_mha_mask_errors_name_the_given_shape():
+    mha = A.MultiHeadAttention(8, 2)
+    x = torch.zeros(2, 3, 8)
+    with pytest.raises(
+        ValueError, match=r"mask of shape \(2, 5, 5\) does not broadcast .* \(2, 3, 3\)"
+    ):
+        mha(x, x, x, mask=torch.ones(2, 5, 5, dtype=torch.bool))
+    with pytest.raises(TypeError, match="bool tensor"):
+        mha(x, x, x, mask=[[True]])

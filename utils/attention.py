@@ -16,7 +16,8 @@ computed by a compatibility function of the query with the corresponding key." (
   ``batch_first=True``) does. :meth:`MultiHeadAttention.from_torch` copies PyTorch's weights.
 
 A query whose mask row allows no key at all gets weights of 0 and an output of 0, as in
-PyTorch's ``scaled_dot_product_attention`` (``nn.MultiheadAttention`` returns NaN there).
+PyTorch's ``scaled_dot_product_attention`` since version 2.5 (``nn.MultiheadAttention`` returns
+NaN there).
 """
 
 from __future__ import annotations
@@ -79,6 +80,13 @@ def scaled_dot_product_attention(
         raise ValueError(
             f"k and v must have the same number of positions seq_k: k {_shape(k)}, v {_shape(v)}"
         )
+    try:
+        torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except RuntimeError:
+        raise ValueError(
+            "the leading (batch, heads, ...) dimensions of q, k and v must broadcast: "
+            f"q {_shape(q)}, k {_shape(k)}, v {_shape(v)}"
+        ) from None
     if not 0.0 <= dropout_p < 1.0:
         raise ValueError(f"dropout_p must be in [0, 1), got {dropout_p}")
     d_k = q.shape[-1]
@@ -165,7 +173,8 @@ class MultiHeadAttention(nn.Module):
         """``query (batch, seq_q, d_model)``, ``key``/``value (batch, seq_k, d_model)``.
 
         ``mask``: bool, ``True`` = allowed, broadcastable to ``(batch, seq_q, seq_k)`` (the same
-        for every head) or to ``(batch, num_heads, seq_q, seq_k)``.
+        for every head) or to ``(batch, num_heads, seq_q, seq_k)``. A mask with 3 or fewer
+        dimensions is always read as ``(batch, seq_q, seq_k)``; a per-head mask must have 4.
 
         Returns ``(output (batch, seq_q, d_model), weights (batch, num_heads, seq_q, seq_k))``.
         """
@@ -183,8 +192,16 @@ class MultiHeadAttention(nn.Module):
         q = self.split_heads(self.q_proj(query))  # (batch, heads, seq_q, d_k)
         k = self.split_heads(self.k_proj(key))  # (batch, heads, seq_k, d_k)
         v = self.split_heads(self.v_proj(value))  # (batch, heads, seq_k, d_k)
-        if mask is not None and mask.dim() <= 3:
-            mask = mask.unsqueeze(-3)  # the same mask for every head
+        if mask is not None:
+            if not isinstance(mask, torch.Tensor):
+                raise TypeError(f"mask must be a bool tensor, got {type(mask).__name__}")
+            batch, seq_q, seq_k = query.shape[0], query.shape[1], key.shape[1]
+            expected = (
+                (batch, seq_q, seq_k) if mask.dim() <= 3 else (batch, self.num_heads, seq_q, seq_k)
+            )
+            _check_mask(mask, torch.Size(expected))
+            if mask.dim() <= 3:
+                mask = mask.unsqueeze(-3)  # the same mask for every head
         p = self.dropout if self.training else 0.0
         out, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p=p)
         return self.out_proj(self.merge_heads(out)), weights
@@ -197,6 +214,8 @@ class MultiHeadAttention(nn.Module):
             raise TypeError(f"expected torch.nn.MultiheadAttention, got {type(mha).__name__}")
         if mha.in_proj_weight is None:
             raise ValueError("only MultiheadAttention with kdim == vdim == embed_dim is supported")
+        if mha.bias_k is not None or mha.add_zero_attn:
+            raise ValueError("add_bias_kv and add_zero_attn are not supported")
         ours = cls(mha.embed_dim, mha.num_heads, mha.dropout, bias=mha.in_proj_bias is not None)
         with torch.no_grad():
             w_q, w_k, w_v = mha.in_proj_weight.chunk(3)
@@ -208,7 +227,7 @@ class MultiHeadAttention(nn.Module):
                 for proj, b in ((ours.q_proj, b_q), (ours.k_proj, b_k), (ours.v_proj, b_v)):
                     proj.bias.copy_(b)
                 ours.out_proj.bias.copy_(mha.out_proj.bias)
-        return ours.to(mha.in_proj_weight.dtype)
+        return ours.to(device=mha.in_proj_weight.device, dtype=mha.in_proj_weight.dtype)
 
     def extra_repr(self) -> str:
         return f"d_model={self.d_model}, num_heads={self.num_heads}, d_k={self.d_k}"

@@ -311,3 +311,24 @@ def test_mha_mask_errors_name_the_given_shape():
         mha(x, x, x, mask=torch.ones(2, 5, 5, dtype=torch.bool))
     with pytest.raises(TypeError, match="bool tensor"):
         mha(x, x, x, mask=[[True]])
+
+
+def test_causal_self_attention_equals_masked_mha():
+    torch.manual_seed(0)
+    causal = A.CausalSelfAttention(16, 4).eval()
+    plain = A.MultiHeadAttention(16, 4).eval()
+    plain.load_state_dict(causal.state_dict())
+    x = torch.randn(2, 6, 16)
+    out, w = causal(x)
+    ref_out, ref_w = plain(x, x, x, mask=A.causal_mask(6))
+    torch.testing.assert_close(out, ref_out)
+    torch.testing.assert_close(w, ref_w)
+    pad = A.padding_mask(torch.tensor([[1, 2, 3, 0, 0, 0], [1, 2, 3, 4, 5, 6]]), 0)
+    torch.testing.assert_close(causal(x, pad)[1], plain(x, x, x, mask=A.causal_mask(6) & pad)[1])
+    strict = A.CausalSelfAttention(16, 4, strict=True).eval()
+    _, w = strict(x)
+    assert (w[..., 0, :] == 0).all()  # position 0 sees nothing
+    assert (torch.diagonal(w, dim1=-2, dim2=-1) == 0).all()
+    assert "strict=True" in repr(strict)
+    with pytest.raises(ValueError, match=r"\(batch, seq, d_model\)"):
+        causal(torch.zeros(6, 16))

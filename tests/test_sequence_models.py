@@ -81,3 +81,50 @@ def test_median_time():
         timing.median_time(42)
     with pytest.raises(ValueError):
         timing.median_time(lambda: None, repeat=0)
+
+
+def test_previous_token_task():
+    inputs, targets = tasks.previous_token(4, 6, vocab_size=5, seed=0)
+    assert inputs.shape == targets.shape == (4, 6)
+    assert (targets[:, 0] == tasks.IGNORE).all()
+    assert (targets[:, 1:] == inputs[:, :-1]).all()
+    again, _ = tasks.previous_token(4, 6, vocab_size=5, seed=0)
+    assert torch.equal(inputs, again)
+    with pytest.raises(ValueError, match="length"):
+        tasks.previous_token(4, 1)
+
+
+def test_per_token_model_learns_previous_token_with_positions():
+    from utils.attention import CausalSelfAttention
+    from utils.positional import SinusoidalPositionalEncoding
+
+    torch.manual_seed(0)
+    model = S.PerTokenModel(
+        16, 32, CausalSelfAttention(32, 2), SinusoidalPositionalEncoding(32, max_len=10)
+    )
+    losses = S.train_per_token(model, tasks.previous_token, length=10, steps=300)
+    assert losses[-1] < 0.25 * losses[0]
+    assert model.last_weights.shape == (64, 2, 10, 10)
+    acc = S.accuracy_by_position(model, tasks.previous_token, length=10, n=200)
+    assert acc.shape == (10,) and acc[0].isnan()
+    assert acc[1:].mean() > 0.9
+    assert not model.training
+
+
+def test_per_token_model_without_positions_cannot_copy():
+    from utils.attention import CausalSelfAttention
+
+    torch.manual_seed(0)
+    model = S.PerTokenModel(16, 32, CausalSelfAttention(32, 2))
+    S.train_per_token(model, tasks.previous_token, length=10, steps=300)
+    acc = S.accuracy_by_position(model, tasks.previous_token, length=10, n=200)
+    assert acc[5:].mean() < 0.5  # it cannot tell which earlier token came last
+
+
+def test_per_token_model_rejects_ids_outside_its_vocabulary():
+    from utils.attention import CausalSelfAttention
+
+    model = S.PerTokenModel(8, 16, CausalSelfAttention(16, 2))
+    tokens, _ = tasks.previous_token(2, 5, vocab_size=16, seed=0)
+    with pytest.raises(ValueError, match=r"\[0, 8\)"):
+        model(tokens.clamp(min=8))

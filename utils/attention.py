@@ -14,6 +14,7 @@ computed by a compatibility function of the query with the corresponding key." (
 * :class:`MultiHeadAttention` projects queries, keys and values, runs ``num_heads`` attentions
   in parallel and projects their concatenation back, as ``torch.nn.MultiheadAttention`` (with
   ``batch_first=True``) does. :meth:`MultiHeadAttention.from_torch` copies PyTorch's weights.
+* :class:`CausalSelfAttention` is multi-head self-attention with the look-ahead mask built in.
 
 A query whose mask row allows no key at all gets weights of 0 and an output of 0, as in
 PyTorch's ``scaled_dot_product_attention`` since version 2.5 (``nn.MultiheadAttention`` returns
@@ -231,3 +232,38 @@ class MultiHeadAttention(nn.Module):
 
     def extra_repr(self) -> str:
         return f"d_model={self.d_model}, num_heads={self.num_heads}, d_k={self.d_k}"
+
+
+class CausalSelfAttention(MultiHeadAttention):
+    """Masked self-attention, as in a decoder: ``forward(x)`` is
+    ``MultiHeadAttention(x, x, x)`` with the look-ahead mask, so position ``i`` sees ``j ≤ i``.
+    ``strict=True`` also hides the token itself (``j < i``; position 0 then sees nothing and
+    gets a zero attention output). An extra ``mask`` (e.g. padding) is combined with ``&``.
+
+    ``x``: ``(batch, seq, d_model)`` → ``(output (batch, seq, d_model),
+    weights (batch, num_heads, seq, seq))``.
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        num_heads: int,
+        dropout: float = 0.0,
+        bias: bool = True,
+        strict: bool = False,
+    ) -> None:
+        super().__init__(d_model, num_heads, dropout, bias)
+        self.strict = strict
+
+    def forward(  # type: ignore[override]
+        self, x: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if not isinstance(x, torch.Tensor) or x.dim() != 3:
+            raise ValueError(f"x must be (batch, seq, d_model), got {getattr(x, 'shape', x)}")
+        causal = causal_mask(x.shape[1], device=x.device)
+        if self.strict:
+            causal = causal.tril(diagonal=-1)
+        return super().forward(x, x, x, causal if mask is None else causal & mask)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (", strict=True" if self.strict else "")

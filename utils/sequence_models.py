@@ -11,6 +11,10 @@ Three models read a sequence of token ids and predict one label from it:
 
 :func:`recall_accuracy` trains one of them on :func:`utils.tasks.first_token_recall` with a fixed
 budget and returns its accuracy on fresh sequences.
+
+For per-token tasks (one prediction at every position, chapters 03-04):
+:class:`PerTokenModel` with a pluggable attention and position scheme, :func:`train_per_token`
+and :func:`accuracy_by_position`.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import torch
 from torch import nn
 
 from .rnn import set_forget_bias
-from .tasks import first_token_recall
+from .tasks import IGNORE, first_token_recall
 
 KINDS = ("rnn", "lstm", "attention")
 
@@ -96,10 +100,19 @@ class AttentionClassifier(nn.Module):
         return self.head((attended + query)[:, 0])
 
 
-def _check_tokens(tokens: torch.Tensor) -> None:
+def _check_tokens(tokens: torch.Tensor, vocab_size: int | None = None) -> None:
     if not isinstance(tokens, torch.Tensor) or tokens.dim() != 2 or tokens.dtype != torch.int64:
         shape = tuple(tokens.shape) if isinstance(tokens, torch.Tensor) else type(tokens).__name__
         raise ValueError(f"tokens must be an int64 tensor of shape (batch, seq), got {shape}")
+    if (
+        vocab_size is not None
+        and tokens.numel()
+        and not 0 <= tokens.min() <= tokens.max() < vocab_size
+    ):
+        raise ValueError(
+            f"token ids must lie in [0, {vocab_size}) (the model's vocab_size), "
+            f"got ids from {tokens.min().item()} to {tokens.max().item()}"
+        )
 
 
 def make_model(kind: str, vocab_size: int = 8, size: int = 64, **kwargs) -> nn.Module:
@@ -150,3 +163,95 @@ def recall_accuracy(
     tokens, targets = first_token_recall(test_size, length, vocab_size, seed=10_000 + seed)
     with torch.no_grad():
         return (model(tokens).argmax(-1) == targets).float().mean().item()
+
+
+# ------------------------------------------------------------------------------ per-token models
+class PerTokenModel(nn.Module):
+    """Embedding → optional positions → ``x + attention(x)`` → linear read-out at every position.
+
+    The smallest model that can learn a per-token task such as
+    :func:`utils.tasks.previous_token`, with the attention and the position scheme plugged in:
+    ``attention`` maps ``(batch, seq, d_model)`` to the same shape (or to a tuple whose first
+    element is that, e.g. ``(output, weights)``; the weights are kept in ``last_weights``);
+    ``positions`` (e.g. :class:`utils.positional.SinusoidalPositionalEncoding`) is applied to the
+    embeddings, or ``None`` for no position information outside the attention.
+
+    ``forward(tokens (batch, seq))`` → logits ``(batch, seq, vocab_size)``.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        d_model: int,
+        attention: nn.Module,
+        positions: nn.Module | None = None,
+    ) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, d_model)
+        self.positions = positions
+        self.attention = attention
+        self.head = nn.Linear(d_model, vocab_size)
+        self.last_weights: torch.Tensor | None = None
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        _check_tokens(tokens, self.embed.num_embeddings)
+        x = self.embed(tokens)
+        if self.positions is not None:
+            x = self.positions(x)
+        out = self.attention(x)
+        if isinstance(out, tuple):
+            out, self.last_weights = out[0], out[1]
+        return self.head(x + out)
+
+
+def train_per_token(
+    model: nn.Module,
+    task: Callable[..., tuple[torch.Tensor, torch.Tensor]],
+    *,
+    length: int,
+    steps: int = 500,
+    batch_size: int = 64,
+    lr: float = 3e-3,
+    seed: int = 0,
+    desc: str | None = None,
+) -> list[float]:
+    """Train ``model`` with Adam on fresh batches of ``task(batch_size, length, seed=generator)``
+    (targets ``(batch, seq)``, with :data:`utils.tasks.IGNORE` where nothing is scored). Shows a
+    progress bar titled ``desc``; returns the loss of every step and leaves the model in eval
+    mode."""
+    from .env import progress
+
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    losses = []
+    for _ in progress(range(steps), desc=desc, disable=desc is None):
+        tokens, targets = task(batch_size, length, seed=generator)
+        logits = model(tokens)
+        loss = nn.functional.cross_entropy(
+            logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE
+        )
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    model.eval()
+    return losses
+
+
+@torch.no_grad()
+def accuracy_by_position(
+    model: nn.Module,
+    task: Callable[..., tuple[torch.Tensor, torch.Tensor]],
+    *,
+    length: int,
+    n: int = 500,
+    seed: int = 10_000,
+) -> torch.Tensor:
+    """Accuracy at each position over ``n`` fresh sequences of ``length``: float ``(length,)``,
+    NaN where the task scores nothing (e.g. position 0 of :func:`utils.tasks.previous_token`)."""
+    tokens, targets = task(n, length, seed=seed)
+    correct = (model(tokens).argmax(-1) == targets).float()
+    scored = targets != IGNORE
+    out = (correct * scored).sum(0) / scored.sum(0)
+    return out.masked_fill(scored.sum(0) == 0, float("nan"))

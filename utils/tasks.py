@@ -18,6 +18,24 @@ def _generator(seed: int | torch.Generator | None) -> torch.Generator | None:
     return torch.Generator().manual_seed(seed)
 
 
+def _random_tokens(
+    batch_size: int,
+    length: int,
+    vocab_size: int,
+    seed: int | torch.Generator | None,
+    min_length: int,
+) -> torch.Tensor:
+    """Uniform random token ids ``(batch_size, length)`` in ``[0, vocab_size)``, sizes checked."""
+    for name, value, low in (
+        ("batch_size", batch_size, 1),
+        ("length", length, min_length),
+        ("vocab_size", vocab_size, 2),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    return torch.randint(0, vocab_size, (batch_size, length), generator=_generator(seed))
+
+
 def first_token_recall(
     batch_size: int,
     length: int,
@@ -34,14 +52,7 @@ def first_token_recall(
     and ``targets`` of shape ``(batch_size,)``, equal to ``inputs[:, 0]``. ``seed`` (an int or a
     ``torch.Generator``, whose state advances) makes the batch repeatable.
     """
-    for name, value, low in (
-        ("batch_size", batch_size, 1),
-        ("length", length, 1),
-        ("vocab_size", vocab_size, 2),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    inputs = torch.randint(0, vocab_size, (batch_size, length), generator=_generator(seed))
+    inputs = _random_tokens(batch_size, length, vocab_size, seed, min_length=1)
     return inputs, inputs[:, 0].clone()
 
 
@@ -64,14 +75,7 @@ def previous_token(
     Returns ``inputs`` ``(batch_size, length)`` and ``targets`` ``(batch_size, length)`` with
     ``targets[:, t] = inputs[:, t - 1]`` and ``targets[:, 0] = IGNORE`` (nothing to copy).
     """
-    for name, value, low in (
-        ("batch_size", batch_size, 1),
-        ("length", length, 2),
-        ("vocab_size", vocab_size, 2),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    inputs = torch.randint(0, vocab_size, (batch_size, length), generator=_generator(seed))
+    inputs = _random_tokens(batch_size, length, vocab_size, seed, min_length=2)
     targets = inputs.roll(1, dims=1)
     targets[:, 0] = IGNORE
     return inputs, targets

@@ -1,0 +1,119 @@
+"""Turning an encoder-decoder model's next-token probabilities into an output sequence.
+
+* :func:`greedy_decode`: at every step take the single most likely token.
+* :func:`beam_search`: keep the ``beam_size`` most likely prefixes at every step, so a token
+  that looks second-best now can still win if it leads to a better whole sequence. With
+  ``beam_size=1`` it is greedy decoding. ``length_penalty`` (α) divides each finished
+  sequence's log-probability by ``((5 + length) / 6)^α`` (Wu et al., 2016), so that longer
+  outputs are not punished just for having more factors below 1.
+
+Both work on a batch of sources at once and need a model with ``encode(src) → (memory,
+src_mask)`` and ``decode(tgt, memory, src_mask) → logits``, as
+:class:`utils.transformer.Transformer` has. No cache: each step re-runs the decoder on the
+whole prefix, which is simple and fast enough for short outputs (chapter 07 adds a KV cache).
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def _check(src: torch.Tensor, max_len: int) -> None:
+    if not isinstance(src, torch.Tensor) or src.dim() != 2:
+        raise ValueError(
+            f"src must be a (batch, seq) tensor of ids, got {getattr(src, 'shape', src)}"
+        )
+    if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:
+        raise ValueError(f"max_len must be a positive int, got {max_len!r}")
+
+
+@torch.no_grad()
+def greedy_decode(
+    model, src: torch.Tensor, *, bos_id: int, eos_id: int, max_len: int = 50
+) -> torch.Tensor:
+    """``src`` ``(batch, seq_s)`` → output ids ``(batch, ≤ max_len)`` without ``<bos>``; each row
+    ends with ``eos_id`` (then ``model.pad_id``) unless it reached ``max_len`` first."""
+    _check(src, max_len)
+    memory, src_mask = model.encode(src)
+    out = torch.full((src.shape[0], 1), bos_id, dtype=torch.long, device=src.device)
+    done = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)
+    for _ in range(max_len):
+        next_id = model.decode(out, memory, src_mask)[:, -1].argmax(-1)  # (batch,)
+        next_id = next_id.masked_fill(done, model.pad_id)
+        out = torch.cat([out, next_id[:, None]], dim=1)
+        done |= next_id == eos_id
+        if done.all():
+            break
+    return out[:, 1:]
+
+
+@torch.no_grad()
+def beam_search(
+    model,
+    src: torch.Tensor,
+    *,
+    bos_id: int,
+    eos_id: int,
+    beam_size: int = 4,
+    max_len: int = 50,
+    length_penalty: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Beam search for a batch of sources.
+
+    Returns ``(sequences, scores)``: ids ``(batch, beam_size, ≤ max_len)`` without ``<bos>``
+    (padded with ``model.pad_id`` after ``<eos>``), best first, and their scores
+    ``(batch, beam_size)``: the sum of log-probabilities, divided by the length penalty when
+    ``length_penalty > 0``. ``sequences[:, 0]`` is the answer.
+    """
+    _check(src, max_len)
+    if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
+        raise ValueError(f"beam_size must be a positive int, got {beam_size!r}")
+    batch, k = src.shape[0], beam_size
+    memory, src_mask = model.encode(src)
+    memory = memory.repeat_interleave(k, dim=0)  # (batch * k, seq_s, d_model)
+    src_mask = src_mask.repeat_interleave(k, dim=0)
+    seqs = torch.full((batch * k, 1), bos_id, dtype=torch.long, device=src.device)
+    # Only the first beam is alive at the start, so the k beams do not all pick the same token.
+    logp = torch.full((batch, k), float("-inf"), device=src.device)
+    logp[:, 0] = 0.0
+    done = torch.zeros(batch * k, dtype=torch.bool, device=src.device)
+    lengths = torch.zeros(batch * k, device=src.device)  # tokens generated, <eos> included
+    for _ in range(max_len):
+        step = model.decode(seqs, memory, src_mask)[:, -1].log_softmax(-1)  # (batch*k, V)
+        vocab = step.shape[-1]
+        # A finished beam continues only with padding, at no cost, so it keeps its score.
+        frozen = torch.full_like(step, float("-inf"))
+        frozen[:, model.pad_id] = 0.0
+        step = torch.where(done[:, None], frozen, step)
+        total = logp.reshape(-1, 1) + step  # (batch*k, V)
+        new_len = lengths[:, None] + (~done[:, None]).float()
+        ranked = _normalise(total, new_len.expand_as(total), length_penalty)
+        top = ranked.reshape(batch, k * vocab).topk(k, dim=-1).indices  # (batch, k)
+        beam = top // vocab + torch.arange(batch, device=src.device)[:, None] * k
+        token = top % vocab
+        beam, token = beam.reshape(-1), token.reshape(-1)
+        logp = total[beam, token].reshape(batch, k)
+        lengths = new_len[beam, 0]
+        seqs = torch.cat([seqs[beam], token[:, None]], dim=1)
+        done = done[beam] | (token == eos_id)
+        if done.all():
+            break
+    scores = _normalise(logp.reshape(-1), lengths, length_penalty).reshape(batch, k)
+    order = scores.argsort(dim=-1, descending=True)
+    seqs = seqs[:, 1:].reshape(batch, k, -1)
+    return seqs.gather(1, order[..., None].expand_as(seqs)), scores.gather(1, order)
+
+
+def _normalise(logp: torch.Tensor, length: torch.Tensor, alpha: float) -> torch.Tensor:
+    if alpha == 0:
+        return logp
+    return logp / ((5 + length) / 6) ** alpha
+
+
+def exact_match(predicted: list[str], expected: list[str]) -> float:
+    """The fraction of outputs that equal the reference exactly."""
+    if len(predicted) != len(expected) or not expected:
+        raise ValueError(
+            f"need two equally long, non-empty lists, got {len(predicted)} and {len(expected)}"
+        )
+    return sum(p == e for p, e in zip(predicted, expected, strict=True)) / len(expected)

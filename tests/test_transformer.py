@@ -268,3 +268,20 @@ def test_training_learns_a_tiny_translation_task():
     predicted = [tgt_vocab.decode(row) for row in out]
     assert D.exact_match(predicted, data.targets) > 0.9  # it memorises 30 pairs
     assert not model.training
+
+
+def test_number_task_and_translate():
+    task = S.number_task(n_train=40, n_test=10, high=200, seed=1)
+    assert task.train.src.shape[0] == 40 and task.test.tgt.shape[0] == 10
+    assert not set(task.train_numbers) & set(task.test_numbers)
+    assert task.tgt_vocab.decode(task.train.tgt[0, 1:]) == task.train.targets[0]
+    shared = S.number_task(n_train=40, n_test=10, high=200, seed=1, shared_vocab=True)
+    assert shared.src_vocab is shared.tgt_vocab and "cent" in shared.src_vocab.stoi
+    torch.manual_seed(0)
+    model = T.Transformer(
+        len(task.src_vocab), len(task.tgt_vocab), d_model=16, num_heads=2, d_ff=32
+    ).eval()
+    greedy = D.translate(model, task.test.src, task.tgt_vocab)
+    assert len(greedy) == 10 and all(isinstance(t, str) for t in greedy)
+    assert D.translate(model, task.test.src, task.tgt_vocab, beam_size=1) == greedy
+    assert len(D.translate(model, task.test.src, task.tgt_vocab, beam_size=3)) == 10

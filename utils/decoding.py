@@ -117,3 +117,26 @@ def exact_match(predicted: list[str], expected: list[str]) -> float:
             f"need two equally long, non-empty lists, got {len(predicted)} and {len(expected)}"
         )
     return sum(p == e for p, e in zip(predicted, expected, strict=True)) / len(expected)
+
+
+def translate(
+    model,
+    src: torch.Tensor,
+    vocab,
+    *,
+    beam_size: int = 1,
+    length_penalty: float = 0.0,
+    max_len: int = 40,
+) -> list[str]:
+    """Source ids ``(batch, seq_s)`` → one output string per row: greedy decoding when
+    ``beam_size == 1``, else the best beam. ``vocab`` (a :class:`utils.seq2seq.WordVocab`)
+    gives the ``<bos>``/``<eos>`` ids and turns ids back into text."""
+    ids = dict(bos_id=vocab.bos_id, eos_id=vocab.eos_id, max_len=max_len)
+    if beam_size == 1:
+        out = greedy_decode(model, src, **ids)
+    else:
+        beams, _ = beam_search(
+            model, src, beam_size=beam_size, length_penalty=length_penalty, **ids
+        )
+        out = beams[:, 0]
+    return [vocab.decode(row) for row in out]

@@ -197,3 +197,42 @@ def _trim(ids: torch.Tensor, pad_id: int) -> torch.Tensor:
     """Drop the columns that are padding in every row."""
     keep = int((ids != pad_id).any(0).nonzero().max()) + 1
     return ids[:, :keep]
+
+
+@dataclass
+class NumberTask:
+    """Chapter 05's translation task, ready to train on: numbers in English → French."""
+
+    train: Seq2SeqData
+    test: Seq2SeqData
+    src_vocab: WordVocab
+    tgt_vocab: WordVocab
+    train_numbers: list[int]
+    test_numbers: list[int]
+
+
+def number_task(
+    n_train: int = 10_000,
+    n_test: int = 500,
+    high: int = 1_000_000,
+    seed: int = 0,
+    shared_vocab: bool = False,
+) -> NumberTask:
+    """Draw disjoint train and test numbers below ``high`` (:func:`number_split`), write them
+    out in English and French (:func:`number_pairs`), build the vocabularies from the training
+    phrases (one joint vocabulary with ``shared_vocab=True``) and encode both splits."""
+    train_numbers, test_numbers = number_split(n_train, n_test, high, seed)
+    train_pairs, test_pairs = number_pairs(train_numbers), number_pairs(test_numbers)
+    if shared_vocab:
+        src_vocab = tgt_vocab = WordVocab(text for pair in train_pairs for text in pair)
+    else:
+        src_vocab = WordVocab(s for s, _ in train_pairs)
+        tgt_vocab = WordVocab(t for _, t in train_pairs)
+    return NumberTask(
+        make_data(train_pairs, src_vocab, tgt_vocab),
+        make_data(test_pairs, src_vocab, tgt_vocab),
+        src_vocab,
+        tgt_vocab,
+        train_numbers,
+        test_numbers,
+    )

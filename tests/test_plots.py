@@ -35,6 +35,15 @@ def test_timeline_and_unrolled_rnn():
     plt.close("all")
 
 
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_transformer_diagram(norm_first):
+    ax = plots.transformer_diagram(norm_first=norm_first)
+    texts = [t.get_text() for t in ax.texts]
+    assert texts.count("cross-attention") == 1 and "memory (keys and values)" in texts
+    assert texts.count("Norm" if norm_first else "Add & Norm") == 5  # 2 encoder + 3 decoder
+    plt.close("all")
+
+
 def test_heatmap():
     ax = plots.heatmap(
         [[1.0, 0.25], [0.5, 0.0]],

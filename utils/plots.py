@@ -124,6 +124,92 @@ def unrolled_rnn(
     return ax
 
 
+def transformer_diagram(*, norm_first: bool = False, ax: Axes | None = None) -> Axes:
+    """The encoder-decoder Transformer as blocks, after Figure 1 of Vaswani et al. (2017).
+
+    Left: the encoder (source embedding and positions, then ``N`` layers of self-attention and
+    feed-forward). Right: the decoder (target embedding and positions, then ``N`` layers of
+    masked self-attention, cross-attention and feed-forward, then the output layer). The red
+    arrow is the memory: the encoder's output, which every decoder layer's cross-attention
+    reads as keys and values. ``norm_first`` draws "Norm" before each sub-layer (pre-LN)
+    instead of "Add & Norm" after it (post-LN); each sub-layer has a residual connection.
+    """
+    ax = _axes(ax, (8.0, 7.0))
+    attn, ff, norm, emb = "#f6d8ae", "#c9e4ca", "#e8e8e8", "#dbe9f6"
+
+    def box(x, y, text, color, w=3.0):
+        patch = FancyBboxPatch((x - w / 2, y - 0.24), w, 0.48, boxstyle="round,pad=0.04")
+        patch.set(facecolor=color, edgecolor="0.3")
+        ax.add_patch(patch)
+        ax.text(x, y, text, ha="center", va="center", fontsize=8.5)
+
+    def arrow(a, b, color="black"):
+        ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=11, color=color))
+
+    def column(x, source, blocks, name, side):
+        """Input box, embedding, the layer stack in a frame; returns the blocks' heights."""
+        box(x, 0.3, source, "white")
+        box(x, 1.0, "embedding ×√d + positions", emb)
+        arrow((x, 0.56), (x, 0.74))
+        add = "Norm" if norm_first else "Add & Norm"
+        ys = []
+        for text, color in blocks:
+            for label, c in [(add, norm), (text, color)][:: 1 if norm_first else -1]:
+                ys.append(1.9 + 0.62 * len(ys))
+                box(x, ys[-1], label, c)
+                arrow((x, ys[-1] - 0.36 if len(ys) > 1 else 1.26), (x, ys[-1] - 0.26))
+        frame = FancyBboxPatch(
+            (x - 1.7, ys[0] - 0.42), 3.4, ys[-1] - ys[0] + 0.84, boxstyle="round,pad=0.05"
+        )
+        frame.set(fill=False, edgecolor="tab:blue", lw=1.5)
+        ax.add_patch(frame)
+        dx = 1.9 if side == "left" else -1.9
+        label = f"{name}\nlayer × N" + ("\n+ final Norm" if norm_first else "")
+        ax.text(
+            x - dx,
+            (ys[0] + ys[-1]) / 2,
+            label,
+            ha="right" if side == "left" else "left",
+            va="center",
+            color="tab:blue",
+            fontsize=9,
+        )
+        return ys
+
+    enc = column(
+        2,
+        "source ids",
+        [("multi-head self-attention", attn), ("feed-forward", ff)],
+        "encoder",
+        "left",
+    )
+    dec = column(
+        6.4,
+        "target so far (<bos> y1 … yt)",
+        [("masked self-attention", attn), ("cross-attention", attn), ("feed-forward", ff)],
+        "decoder",
+        "right",
+    )
+    top = dec[-1] + 0.9
+    box(6.4, top, "linear → softmax", "#e3d7f0")
+    arrow((6.4, dec[-1] + 0.47), (6.4, top - 0.26))
+    arrow((6.4, top + 0.26), (6.4, top + 0.42))
+    ax.text(6.4, top + 0.55, "probabilities of y(t+1)", ha="center", va="center", fontsize=9)
+    # memory: the encoder's output → every decoder layer's cross-attention (keys and values)
+    cross = dec[3] if norm_first else dec[2]
+    y_mem = enc[-1] + 0.75
+    arrow((2, enc[-1] + 0.47), (2, y_mem - 0.13), color="tab:red")
+    ax.text(
+        2, y_mem, "memory (keys and values)", ha="center", va="center", color="tab:red", fontsize=9
+    )
+    arrow((2.5, y_mem - 0.1), (4.9, cross), color="tab:red")
+    ax.set_xlim(-1.2, 9.6)
+    ax.set_ylim(0, top + 0.9)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return ax
+
+
 def heatmap(
     values: Any,
     *,

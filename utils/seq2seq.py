@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -43,14 +44,20 @@ def number_pairs(
 ) -> list[tuple[str, str]]:
     """``(source phrase, target phrase)`` for each number, written out by ``num2words``:
     ``[321]`` → ``[("three hundred and twenty-one", "trois cent vingt et un")]``."""
-    from num2words import num2words
-
     pairs = []
     for n in numbers:
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise ValueError(f"numbers must be non-negative ints, got {n!r}")
-        pairs.append((num2words(n, lang=src_lang), num2words(n, lang=tgt_lang)))
+        pairs.append((_words_for(n, src_lang), _words_for(n, tgt_lang)))
     return pairs
+
+
+@functools.lru_cache(maxsize=200_000)
+def _words_for(n: int, lang: str) -> str:
+    """``num2words`` is slow (about 0.1 ms a call); notebooks that build the task twice reuse it."""
+    from num2words import num2words
+
+    return num2words(n, lang=lang)
 
 
 def number_split(

@@ -41,6 +41,8 @@ def test_transformer_diagram(norm_first):
     texts = [t.get_text() for t in ax.texts]
     assert texts.count("cross-attention") == 1 and "memory (keys and values)" in texts
     assert texts.count("Norm" if norm_first else "Add & Norm") == 5  # 2 encoder + 3 decoder
+    assert texts.count("⊕") == (5 if norm_first else 0)  # pre-LN's residual sums
+    assert len(ax.lines) == 5  # one residual path beside each sub-layer
     plt.close("all")
 
 

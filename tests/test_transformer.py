@@ -208,6 +208,13 @@ def test_decoding_errors():
         D.beam_search(model, _ids([3], 3), bos_id=1, eos_id=2, beam_size=0)
     with pytest.raises(ValueError, match="max_len"):
         D.greedy_decode(model, _ids([3], 3), bos_id=1, eos_id=2, max_len=0)
+    with pytest.raises(ValueError, match="eos_id must be"):
+        D.greedy_decode(model, _ids([3], 3), bos_id=1, eos_id=None)
+    with pytest.raises(ValueError, match="must differ"):
+        D.beam_search(model, _ids([3], 3), bos_id=2, eos_id=2)
+    for bad in (-0.5, float("inf"), float("nan"), "1"):
+        with pytest.raises(ValueError, match="length_penalty"):
+            D.beam_search(model, _ids([3], 3), bos_id=1, eos_id=2, length_penalty=bad)
     assert D.exact_match(["a", "b"], ["a", "c"]) == 0.5
     with pytest.raises(ValueError, match="equally long"):
         D.exact_match(["a"], ["a", "b"])
@@ -240,7 +247,8 @@ def test_vocab_and_batches():
     ids = vocab.encode("vingt-deux", bos=True)
     assert ids[0] == vocab.bos_id and ids[-1] == vocab.eos_id
     assert vocab.decode(ids) == "vingt-deux"
-    assert vocab.decode(vocab.encode("cent")) == ""  # unknown words decode to nothing
+    assert vocab.decode(vocab.encode("cent un")) == "<unk> un"  # unknown words stay visible
+    assert vocab.decode([vocab.bos_id, vocab.pad_id, 5, vocab.eos_id, 6]) == vocab.itos[5]
     batch = S.encode_batch(["vingt et un", "un"], vocab)
     assert batch.shape == (2, 4) and batch[1, 2:].tolist() == [vocab.pad_id] * 2
 
@@ -251,6 +259,10 @@ def test_noam_schedule_peaks_at_warmup():
     assert rates[3999] == pytest.approx(512**-0.5 * 4000**-0.5)
     with pytest.raises(ValueError, match="start at 1"):
         S.noam_lr(0, 512)
+    with pytest.raises(ValueError, match="warmup must be at least 1"):
+        S.noam_lr(1, 512, warmup=0)
+    with pytest.raises(ValueError, match="factor"):
+        S.noam_lr(1, 512, factor=0)
 
 
 def test_training_learns_a_tiny_translation_task():
@@ -268,6 +280,15 @@ def test_training_learns_a_tiny_translation_task():
     predicted = [tgt_vocab.decode(row) for row in out]
     assert D.exact_match(predicted, data.targets) > 0.9  # it memorises 30 pairs
     assert not model.training
+    for bad, match in (
+        (dict(steps=0), "steps"),
+        (dict(steps=1, batch_size=0), "batch_size"),
+        (dict(steps=1, warmup=0), "warmup"),
+        (dict(steps=1, label_smoothing=1.0), "label_smoothing"),
+        (dict(steps=1, factor=-1.0), "factor"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            S.train_seq2seq(model, data, desc=None, **bad)
 
 
 def test_number_task_and_translate():
@@ -283,5 +304,7 @@ def test_number_task_and_translate():
     ).eval()
     greedy = D.translate(model, task.test.src, task.tgt_vocab)
     assert len(greedy) == 10 and all(isinstance(t, str) for t in greedy)
-    assert D.translate(model, task.test.src, task.tgt_vocab, beam_size=1) == greedy
+    ids = dict(bos_id=task.tgt_vocab.bos_id, eos_id=task.tgt_vocab.eos_id, max_len=40)
+    beams, _ = D.beam_search(model, task.test.src, beam_size=1, **ids)
+    assert [task.tgt_vocab.decode(row) for row in beams[:, 0]] == greedy
     assert len(D.translate(model, task.test.src, task.tgt_vocab, beam_size=3)) == 10

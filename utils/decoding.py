@@ -18,13 +18,18 @@ from __future__ import annotations
 import torch
 
 
-def _check(src: torch.Tensor, max_len: int) -> None:
+def _check(src: torch.Tensor, max_len: int, bos_id: int, eos_id: int) -> None:
     if not isinstance(src, torch.Tensor) or src.dim() != 2:
         raise ValueError(
             f"src must be a (batch, seq) tensor of ids, got {getattr(src, 'shape', src)}"
         )
     if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:
         raise ValueError(f"max_len must be a positive int, got {max_len!r}")
+    for name, value in (("bos_id", bos_id), ("eos_id", eos_id)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a non-negative int (a token id), got {value!r}")
+    if bos_id == eos_id:
+        raise ValueError(f"bos_id and eos_id must differ, both are {bos_id}")
 
 
 @torch.no_grad()
@@ -33,7 +38,7 @@ def greedy_decode(
 ) -> torch.Tensor:
     """``src`` ``(batch, seq_s)`` → output ids ``(batch, ≤ max_len)`` without ``<bos>``; each row
     ends with ``eos_id`` (then ``model.pad_id``) unless it reached ``max_len`` first."""
-    _check(src, max_len)
+    _check(src, max_len, bos_id, eos_id)
     memory, src_mask = model.encode(src)
     out = torch.full((src.shape[0], 1), bos_id, dtype=torch.long, device=src.device)
     done = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)
@@ -58,16 +63,20 @@ def beam_search(
     max_len: int = 50,
     length_penalty: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Beam search for a batch of sources.
+    """Beam search for a batch of sources ``src`` ``(batch, seq_s)``.
 
     Returns ``(sequences, scores)``: ids ``(batch, beam_size, ≤ max_len)`` without ``<bos>``
     (padded with ``model.pad_id`` after ``<eos>``), best first, and their scores
     ``(batch, beam_size)``: the sum of log-probabilities, divided by the length penalty when
     ``length_penalty > 0``. ``sequences[:, 0]`` is the answer.
     """
-    _check(src, max_len)
+    _check(src, max_len, bos_id, eos_id)
     if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
         raise ValueError(f"beam_size must be a positive int, got {beam_size!r}")
+    if isinstance(length_penalty, bool) or not isinstance(length_penalty, (int, float)):
+        raise ValueError(f"length_penalty must be a number (alpha), got {length_penalty!r}")
+    if not 0 <= length_penalty < float("inf"):
+        raise ValueError(f"length_penalty must be >= 0 and finite, got {length_penalty}")
     batch, k = src.shape[0], beam_size
     memory, src_mask = model.encode(src)
     memory = memory.repeat_interleave(k, dim=0)  # (batch * k, seq_s, d_model)

@@ -132,7 +132,9 @@ def transformer_diagram(*, norm_first: bool = False, ax: Axes | None = None) -> 
     masked self-attention, cross-attention and feed-forward, then the output layer). The red
     arrow is the memory: the encoder's output, which every decoder layer's cross-attention
     reads as keys and values. ``norm_first`` draws "Norm" before each sub-layer (pre-LN)
-    instead of "Add & Norm" after it (post-LN); each sub-layer has a residual connection.
+    instead of "Add & Norm" after it (post-LN). The grey lines beside each column are the
+    residual connections: each carries a sub-layer's input around it to the sum (⊕ in pre-LN,
+    where the sum is a plain addition after the sub-layer; inside "Add & Norm" in post-LN).
     """
     ax = _axes(ax, (8.0, 7.0))
     attn, ff, norm, emb = "#f6d8ae", "#c9e4ca", "#e8e8e8", "#dbe9f6"
@@ -146,6 +148,26 @@ def transformer_diagram(*, norm_first: bool = False, ax: Axes | None = None) -> 
     def arrow(a, b, color="black"):
         ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=11, color=color))
 
+    def skip(x, y0, y1, side, plus):
+        """A residual path beside the column from height y0 to y1; ⊕ where it is added."""
+        edge, out = (x + 1.54, x + 1.78) if side == "left" else (x - 1.54, x - 1.78)
+        ax.plot([x, out, out], [y0, y0, y1], color="0.45", lw=1.1, zorder=0)
+        end = x if plus else edge
+        arrow((out, y1), (end + (0.09 if plus and side == "left" else 0), y1), color="0.45")
+        if plus:
+            ax.text(
+                x,
+                y1,
+                "⊕",
+                ha="center",
+                va="center",
+                fontsize=11,
+                color="0.2",
+                bbox=dict(boxstyle="circle,pad=0.0", fc="white", ec="none"),
+            )
+
+    gap = 0.76  # between the centres of two boxes in a layer
+
     def column(x, source, blocks, name, side):
         """Input box, embedding, the layer stack in a frame; returns the blocks' heights."""
         box(x, 0.3, source, "white")
@@ -155,15 +177,21 @@ def transformer_diagram(*, norm_first: bool = False, ax: Axes | None = None) -> 
         ys = []
         for text, color in blocks:
             for label, c in [(add, norm), (text, color)][:: 1 if norm_first else -1]:
-                ys.append(1.9 + 0.62 * len(ys))
+                ys.append(2.0 + gap * len(ys))
                 box(x, ys[-1], label, c)
-                arrow((x, ys[-1] - 0.36 if len(ys) > 1 else 1.26), (x, ys[-1] - 0.26))
+                arrow((x, ys[-1] - gap + 0.28 if len(ys) > 1 else 1.28), (x, ys[-1] - 0.28))
+            # the residual path: from below this sub-layer's pair of boxes to its sum
+            start = ys[-2] - gap / 2 if len(ys) > 2 else 1.64
+            if norm_first:
+                skip(x, start, ys[-1] + gap / 2, side, plus=True)
+            else:
+                skip(x, start, ys[-1], side, plus=False)
         frame = FancyBboxPatch(
-            (x - 1.7, ys[0] - 0.42), 3.4, ys[-1] - ys[0] + 0.84, boxstyle="round,pad=0.05"
+            (x - 1.92, ys[0] - 0.48), 3.84, ys[-1] - ys[0] + 0.96, boxstyle="round,pad=0.05"
         )
         frame.set(fill=False, edgecolor="tab:blue", lw=1.5)
         ax.add_patch(frame)
-        dx = 1.9 if side == "left" else -1.9
+        dx = 2.1 if side == "left" else -2.1
         label = f"{name}\nlayer × N" + ("\n+ final Norm" if norm_first else "")
         ax.text(
             x - dx,
@@ -190,15 +218,15 @@ def transformer_diagram(*, norm_first: bool = False, ax: Axes | None = None) -> 
         "decoder",
         "right",
     )
-    top = dec[-1] + 0.9
+    top = dec[-1] + 1.0
     box(6.4, top, "linear → softmax", "#e3d7f0")
-    arrow((6.4, dec[-1] + 0.47), (6.4, top - 0.26))
+    arrow((6.4, dec[-1] + 0.55), (6.4, top - 0.28))
     arrow((6.4, top + 0.26), (6.4, top + 0.42))
     ax.text(6.4, top + 0.55, "probabilities of y(t+1)", ha="center", va="center", fontsize=9)
     # memory: the encoder's output → every decoder layer's cross-attention (keys and values)
     cross = dec[3] if norm_first else dec[2]
-    y_mem = enc[-1] + 0.75
-    arrow((2, enc[-1] + 0.47), (2, y_mem - 0.13), color="tab:red")
+    y_mem = enc[-1] + 0.85
+    arrow((2, enc[-1] + 0.55), (2, y_mem - 0.13), color="tab:red")
     ax.text(
         2, y_mem, "memory (keys and values)", ha="center", va="center", color="tab:red", fontsize=9
     )

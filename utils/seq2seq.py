@@ -94,12 +94,15 @@ class WordVocab:
         return [self.bos_id, *ids] if bos else ids
 
     def decode(self, ids: Iterable[int]) -> str:
+        """Ids → text, up to the first ``<eos>``. ``<pad>`` and ``<bos>`` are skipped;
+        ``<unk>`` is kept as the word ``<unk>``, so an output that contains it can never
+        equal a reference."""
         out = []
         for i in ids:
             i = int(i)
             if i == self.eos_id:
                 break
-            if i >= len(SPECIALS):
+            if i == self.unk_id or i >= len(SPECIALS):
                 out.append(self.itos[i])
         return join_words(out)
 
@@ -147,6 +150,10 @@ def noam_lr(step: int, d_model: int, warmup: int = 4000, factor: float = 1.0) ->
     start at 1."""
     if step < 1:
         raise ValueError(f"step numbers start at 1, got {step}")
+    if d_model < 1 or warmup < 1:
+        raise ValueError(f"d_model and warmup must be at least 1, got {d_model} and {warmup}")
+    if factor <= 0:
+        raise ValueError(f"factor must be positive, got {factor}")
     return factor * d_model**-0.5 * min(step**-0.5, step * warmup**-1.5)
 
 
@@ -170,6 +177,12 @@ def train_seq2seq(
     ``tgt_embed.tokens.embedding_dim`` (a :class:`utils.transformer.Transformer`)."""
     from .env import progress
 
+    for name, value in (("steps", steps), ("batch_size", batch_size), ("warmup", warmup)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if not 0 <= label_smoothing < 1:
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+    noam_lr(1, 1, warmup, factor)  # checks factor
     d_model = model.tgt_embed.tokens.embedding_dim
     optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
     schedule = torch.optim.lr_scheduler.LambdaLR(

@@ -122,9 +122,9 @@ class DecoderLayer(nn.Module):
     ``forward(y (batch, seq_t, d_model), memory (batch, seq_s, d_model), tgt_mask=None,
     memory_mask=None)`` → ``(batch, seq_t, d_model)``. ``tgt_mask`` is the look-ahead mask
     (:func:`utils.attention.causal_mask`, possibly ``&`` a padding mask); ``memory_mask`` hides
-    padding in the source. The last call's weights are kept in ``self_weights`` and
-    ``cross_weights`` ``(batch, heads, seq_t, seq_s)``: where each target position looked in
-    the source.
+    padding in the source. The last call's weights are kept in ``self_weights``
+    ``(batch, heads, seq_t, seq_t)`` and ``cross_weights`` ``(batch, heads, seq_t, seq_s)``:
+    where each target position looked in the source.
     """
 
     def __init__(
@@ -338,7 +338,8 @@ class Transformer(nn.Module):
     def decode(
         self, tgt: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor
     ) -> torch.Tensor:
-        """Target prefix ``(batch, seq_t)`` and the encoder's output → logits
+        """Target prefix ``(batch, seq_t)``, the encoder's output ``memory`` ``(batch, seq_s,
+        d_model)`` and ``src_mask`` ``(batch, 1, seq_s)`` from :meth:`encode` → logits
         ``(batch, seq_t, tgt_vocab)``."""
         _check_ids("tgt", tgt, self.tgt_embed.tokens.num_embeddings)
         if tgt.shape[0] != memory.shape[0]:
@@ -347,6 +348,8 @@ class Transformer(nn.Module):
         return self.generator(self.decoder(self.tgt_embed(tgt), memory, tgt_mask, src_mask))
 
     def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
+        """Source ids ``(batch, seq_s)`` and target prefix ``(batch, seq_t)`` → logits
+        ``(batch, seq_t, tgt_vocab)`` (teacher forcing: every position at once)."""
         memory, src_mask = self.encode(src)
         return self.decode(tgt, memory, src_mask)
 

@@ -261,8 +261,9 @@ def test_noam_schedule_peaks_at_warmup():
         S.noam_lr(0, 512)
     with pytest.raises(ValueError, match="warmup must be at least 1"):
         S.noam_lr(1, 512, warmup=0)
-    with pytest.raises(ValueError, match="factor"):
-        S.noam_lr(1, 512, factor=0)
+    for bad in (0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="factor"):
+            S.noam_lr(1, 512, factor=bad)
 
 
 def test_training_learns_a_tiny_translation_task():
@@ -308,3 +309,5 @@ def test_number_task_and_translate():
     beams, _ = D.beam_search(model, task.test.src, beam_size=1, **ids)
     assert [task.tgt_vocab.decode(row) for row in beams[:, 0]] == greedy
     assert len(D.translate(model, task.test.src, task.tgt_vocab, beam_size=3)) == 10
+    with pytest.raises(ValueError, match="no effect on greedy"):
+        D.translate(model, task.test.src, task.tgt_vocab, length_penalty=1.0)

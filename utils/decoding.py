@@ -27,7 +27,9 @@ def _check(src: torch.Tensor, max_len: int, bos_id: int, eos_id: int) -> None:
         raise ValueError(f"max_len must be a positive int, got {max_len!r}")
     for name, value in (("bos_id", bos_id), ("eos_id", eos_id)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{name} must be a non-negative int (a token id), got {value!r}")
+            raise ValueError(
+                f"{name} must be a non-negative Python int (a token id), got {value!r}"
+            )
     if bos_id == eos_id:
         raise ValueError(f"bos_id and eos_id must differ, both are {bos_id}")
 
@@ -139,7 +141,12 @@ def translate(
 ) -> list[str]:
     """Source ids ``(batch, seq_s)`` → one output string per row: greedy decoding when
     ``beam_size == 1``, else the best beam. ``vocab`` (a :class:`utils.seq2seq.WordVocab`)
-    gives the ``<bos>``/``<eos>`` ids and turns ids back into text."""
+    gives the ``<bos>``/``<eos>`` ids and turns ids back into text. ``length_penalty`` needs a
+    beam: with ``beam_size == 1`` it must be 0."""
+    if beam_size == 1 and length_penalty != 0:
+        raise ValueError(
+            f"length_penalty={length_penalty} has no effect on greedy decoding; use beam_size > 1"
+        )
     ids = dict(bos_id=vocab.bos_id, eos_id=vocab.eos_id, max_len=max_len)
     if beam_size == 1:
         out = greedy_decode(model, src, **ids)

@@ -152,8 +152,9 @@ def transformer_diagram(*, norm_first: bool = False, ax: Axes | None = None) -> 
         """A residual path beside the column from height y0 to y1; ⊕ where it is added."""
         edge, out = (x + 1.54, x + 1.78) if side == "left" else (x - 1.54, x - 1.78)
         ax.plot([x, out, out], [y0, y0, y1], color="0.45", lw=1.1, zorder=0)
-        end = x if plus else edge
-        arrow((out, y1), (end + (0.09 if plus and side == "left" else 0), y1), color="0.45")
+        # into the ⊕ (stopping at its rim) or into the side of the "Add & Norm" box
+        end = x + (0.09 if side == "left" else -0.09) if plus else edge
+        arrow((out, y1), (end, y1), color="0.45")
         if plus:
             ax.text(
                 x,

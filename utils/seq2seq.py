@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import random
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -78,7 +79,8 @@ class WordVocab:
     """Word ↔ id, with ``<pad>`` = 0, ``<bos>`` = 1, ``<eos>`` = 2 and ``<unk>`` = 3 first.
 
     ``encode(text)`` → ids of its words followed by ``<eos>`` (with ``bos=True``, preceded by
-    ``<bos>``); ``decode(ids)`` stops at the first ``<eos>`` and drops the specials."""
+    ``<bos>``); ``decode(ids)`` stops at the first ``<eos>``, drops ``<pad>`` and ``<bos>`` and
+    keeps ``<unk>`` visible."""
 
     def __init__(self, texts: Iterable[str]) -> None:
         seen = dict.fromkeys(w for text in texts for w in words(text))
@@ -152,9 +154,13 @@ def noam_lr(step: int, d_model: int, warmup: int = 4000, factor: float = 1.0) ->
         raise ValueError(f"step numbers start at 1, got {step}")
     if d_model < 1 or warmup < 1:
         raise ValueError(f"d_model and warmup must be at least 1, got {d_model} and {warmup}")
-    if factor <= 0:
-        raise ValueError(f"factor must be positive, got {factor}")
+    _check_factor(factor)
     return factor * d_model**-0.5 * min(step**-0.5, step * warmup**-1.5)
+
+
+def _check_factor(factor: float) -> None:
+    if not (factor > 0 and math.isfinite(factor)):
+        raise ValueError(f"factor must be a positive finite number, got {factor}")
 
 
 def train_seq2seq(
@@ -182,7 +188,7 @@ def train_seq2seq(
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     if not 0 <= label_smoothing < 1:
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
-    noam_lr(1, 1, warmup, factor)  # checks factor
+    _check_factor(factor)
     d_model = model.tgt_embed.tokens.embedding_dim
     optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
     schedule = torch.optim.lr_scheduler.LambdaLR(

@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import torch
 
+from .positional import _check_positive_int
+
 
 def _check(src: torch.Tensor, max_len: int, bos_id: int, eos_id: int) -> None:
     if not isinstance(src, torch.Tensor) or src.dim() != 2:
         raise ValueError(
             f"src must be a (batch, seq) tensor of ids, got {getattr(src, 'shape', src)}"
         )
-    if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:
-        raise ValueError(f"max_len must be a positive int, got {max_len!r}")
+    _check_positive_int("max_len", max_len)
     for name, value in (("bos_id", bos_id), ("eos_id", eos_id)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(
@@ -73,8 +74,7 @@ def beam_search(
     ``length_penalty > 0``. ``sequences[:, 0]`` is the answer.
     """
     _check(src, max_len, bos_id, eos_id)
-    if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
-        raise ValueError(f"beam_size must be a positive int, got {beam_size!r}")
+    _check_positive_int("beam_size", beam_size)
     if isinstance(length_penalty, bool) or not isinstance(length_penalty, (int, float)):
         raise ValueError(f"length_penalty must be a number (alpha), got {length_penalty!r}")
     if not 0 <= length_penalty < float("inf"):

@@ -27,12 +27,7 @@ import torch
 from torch import nn
 
 from .attention import MultiHeadAttention, causal_mask, padding_mask
-from .positional import SinusoidalPositionalEncoding
-
-
-def _check_positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
+from .positional import SinusoidalPositionalEncoding, _check_positive_int
 
 
 def _check_ids(name: str, ids: torch.Tensor, vocab_size: int) -> None:

@@ -200,3 +200,20 @@ def test_unit_tests_cannot_reach_the_network():
         socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     with pytest.raises(SocketBlockedError):
         urllib.request.urlopen("https://example.org", timeout=1)
+
+
+def test_split_sentences():
+    text = 'Mr. Howard spoke. The U.S. agreed! 20 people left. "Why?" she asked. Was it? Yes.'
+    assert data.split_sentences(text) == [
+        "Mr. Howard spoke.",
+        "The U.S. agreed!",
+        "20 people left.",
+        '"Why?" she asked.',
+        "Was it?",
+        "Yes.",
+    ]
+    assert data.split_sentences("") == []
+    counts = [len(data.split_sentences(a)) for a in data.news_corpus()]
+    assert min(counts) >= 2 and sum(counts) > 2000  # every article has a first sentence and more
+    with pytest.raises(TypeError):
+        data.split_sentences(None)

@@ -63,3 +63,15 @@ def test_heatmap():
     with pytest.raises(ValueError, match="xlabels has 1 labels for 2"):
         plots.heatmap([[1, 2]], xlabels=["a"])
     plt.close("all")
+
+
+def test_bert_inputs():
+    tokens = ["[CLS]", "my", "dog", "[SEP]", "it", "##s", "[SEP]"]
+    ax = plots.bert_inputs(tokens, [0, 0, 0, 0, 1, 1, 1])
+    texts = [t.get_text() for t in ax.texts]
+    assert all(t in texts for t in tokens)
+    assert texts.count("$E_A$") == 4 and texts.count("$E_B$") == 3 and "$E_{6}$" in texts
+    ax.figure.canvas.draw()  # the math text must render
+    with pytest.raises(ValueError, match="7 tokens but 2"):
+        plots.bert_inputs(tokens, [0, 1])
+    plt.close("all")

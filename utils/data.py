@@ -45,6 +45,7 @@ __all__ = [
     "news_corpus",
     "polarity_sentences",
     "simlex999",
+    "split_sentences",
 ]
 
 
@@ -78,6 +79,25 @@ def _news() -> tuple[str, ...]:
 def news_corpus() -> list[str]:
     """300 short English news articles (the Lee background corpus), one string per article."""
     return list(_news())
+
+
+# A sentence ends at ". ", "! " or "? " before a capital letter, a digit or a quote, except after
+# a title ("Mr.", "Dr.", "Mrs.") or a single capital ("U.S.", "George W. Bush").
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?])(?<![A-Z][a-z]\.)(?<!Mrs\.)(?<!\b[A-Z]\.)\s+(?=[A-Z0-9\"'])"
+)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split running text into sentences with a simple rule (see ``_SENTENCE_END``); good
+    enough for news text, not a linguistic tool.
+
+    >>> split_sentences("Mr. Howard spoke. The U.S. agreed! 20 people left.")
+    ['Mr. Howard spoke.', 'The U.S. agreed!', '20 people left.']
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
 
 
 class Analogy(NamedTuple):

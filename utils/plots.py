@@ -283,3 +283,43 @@ def heatmap(
     if title:
         ax.set_title(title)
     return ax
+
+
+def bert_inputs(
+    tokens: Sequence[str], token_types: Sequence[int], *, ax: Axes | None = None
+) -> Axes:
+    """BERT's input representation, after Figure 2 of Devlin et al. (2019): for every token, the
+    sum of a token embedding, a segment (token-type) embedding and a position embedding.
+
+    ``tokens``: the WordPiece tokens (with ``[CLS]``/``[SEP]``); ``token_types``: 0 for segment
+    A, 1 for segment B, one per token.
+    """
+    if len(tokens) != len(token_types):
+        raise ValueError(f"{len(tokens)} tokens but {len(token_types)} token types")
+    if not tokens:
+        raise ValueError("tokens is empty")
+    n = len(tokens)
+    ax = _axes(ax, (1.05 * n + 1.8, 3.2))
+    rows = [
+        ("token", "#f6d8ae", lambda i: f"E[{tokens[i].replace('$', '')}]"),
+        ("segment", "#c9e4ca", lambda i: f"$E_{'AB'[token_types[i]]}$"),
+        ("position", "#dbe9f6", lambda i: f"$E_{{{i}}}$"),
+    ]
+    for i, token in enumerate(tokens):
+        x = 1.05 * i + 1.6
+        ax.text(x, 3.25, token, ha="center", va="center", fontsize=9, fontweight="bold")
+        for r, (_, color, label) in enumerate(rows):
+            y = 2.5 - 0.9 * r
+            patch = FancyBboxPatch((x - 0.42, y - 0.25), 0.84, 0.5, boxstyle="round,pad=0.03")
+            patch.set(facecolor=color, edgecolor="0.4")
+            ax.add_patch(patch)
+            ax.text(x, y, label(i), ha="center", va="center", fontsize=7.5)
+            if r:
+                ax.text(x, y + 0.45, "+", ha="center", va="center", fontsize=10)
+    for r, (name, _, _) in enumerate(rows):
+        ax.text(0.95, 2.5 - 0.9 * r, f"{name}\nembeddings", ha="right", va="center", fontsize=8.5)
+    ax.set_xlim(-0.3, 1.05 * n + 1.2)
+    ax.set_ylim(0.4, 3.5)
+    ax.axis("off")
+    return ax
+

@@ -42,24 +42,46 @@ def _check_ids(name: str, ids: torch.Tensor, vocab_size: int) -> None:
 
 
 # --------------------------------------------------------------------------- the sub-layers
+#: The activations a feed-forward network can use: the paper's ReLU, BERT's and GPT's GELU
+#: (``"gelu"`` is the exact ``x·Φ(x)``, ``"gelu_tanh"`` the tanh approximation GPT-2 used).
+ACTIVATIONS = {
+    "relu": torch.relu,
+    "gelu": nn.functional.gelu,
+    "gelu_tanh": lambda x: nn.functional.gelu(x, approximate="tanh"),
+}
+
+
+def _check_activation(activation: object) -> None:
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+
+
 class FeedForward(nn.Module):
-    """Position-wise feed-forward network: ``linear2(dropout(relu(linear1(x))))``.
+    """Position-wise feed-forward network: ``linear2(dropout(act(linear1(x))))``.
 
     ``x``: ``(..., d_model)`` → ``(..., d_model)``; the hidden layer has ``d_ff`` units (the
     paper: 2048 for ``d_model`` = 512, four times wider). Every position goes through the same
     two layers on its own: this is where the model computes on what attention gathered.
+    ``activation`` is ``"relu"`` (the paper), ``"gelu"`` (BERT) or ``"gelu_tanh"``.
     """
 
-    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0) -> None:
+    def __init__(
+        self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu"
+    ) -> None:
         super().__init__()
         _check_positive_int("d_model", d_model)
         _check_positive_int("d_ff", d_ff)
+        _check_activation(activation)
+        self.activation = activation
         self.linear1 = nn.Linear(d_model, d_ff)
         self.linear2 = nn.Linear(d_ff, d_model)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear2(self.dropout(torch.relu(self.linear1(x))))
+        return self.linear2(self.dropout(ACTIVATIONS[self.activation](self.linear1(x))))
+
+    def extra_repr(self) -> str:
+        return f"activation={self.activation}"
 
 
 class EncoderLayer(nn.Module):
@@ -68,6 +90,9 @@ class EncoderLayer(nn.Module):
     ``forward(x (batch, seq, d_model), mask=None)`` → ``(batch, seq, d_model)``; ``mask`` (e.g.
     :func:`utils.attention.padding_mask`) says which keys each position may attend to. The
     attention weights of the last call are kept in ``self_weights`` ``(batch, heads, seq, seq)``.
+
+    ``activation`` (``"relu"``, ``"gelu"``, ``"gelu_tanh"``) and ``layer_norm_eps`` (PyTorch's
+    default 1e-5; BERT uses 1e-12) are what BERT's layer changes (chapter 06).
     """
 
     def __init__(
@@ -77,12 +102,19 @@ class EncoderLayer(nn.Module):
         d_ff: int,
         dropout: float = 0.1,
         norm_first: bool = False,
+        activation: str = "relu",
+        layer_norm_eps: float = 1e-5,
     ) -> None:
         super().__init__()
+        if not (isinstance(layer_norm_eps, float | int) and 0 < layer_norm_eps < 1):
+            raise ValueError(
+                f"layer_norm_eps must be a small positive number, got {layer_norm_eps!r}"
+            )
         self.norm_first = norm_first
         self.self_attn = MultiHeadAttention(d_model, num_heads, dropout)
-        self.ff = FeedForward(d_model, d_ff, dropout)
-        self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.ff = FeedForward(d_model, d_ff, dropout, activation)
+        self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps)
+        self.norm2 = nn.LayerNorm(d_model, eps=layer_norm_eps)
         self.dropout1, self.dropout2 = nn.Dropout(dropout), nn.Dropout(dropout)
         self.self_weights: torch.Tensor | None = None
 

@@ -407,3 +407,22 @@ def test_best_span_errors():
         B.best_span(torch.zeros(3), torch.zeros(3), torch.ones(3))
     with pytest.raises(ValueError, match="no span"):
         B.best_span(torch.zeros(3), torch.zeros(3), torch.zeros(3, dtype=torch.bool))
+
+
+# ----------------------------------------------------------------------------------- embed
+@pytest.mark.slow
+def test_embed_equals_embed_sentences(encoder):
+    from utils.pretrained import embed_sentences
+
+    model, tokenizer = encoder
+    ours = B.BertEncoder.from_huggingface(model).train()  # embed must switch dropout off
+    texts = ["A cat sits on the mat.", "Shares fell sharply.", "Hi"] * 3
+    got = B.embed(ours, tokenizer, texts, batch_size=4)
+    torch.testing.assert_close(got, embed_sentences(texts, model, tokenizer), atol=1e-5, rtol=0)
+    assert ours.training  # left as it was
+    cls = B.embed(ours, tokenizer, texts[:2], pooling="cls")
+    assert cls.shape == (2, 384) and torch.allclose(cls.norm(dim=-1), torch.ones(2))
+    with pytest.raises(ValueError, match="pooling"):
+        B.embed(ours, tokenizer, texts, pooling="max")
+    with pytest.raises(TypeError, match="list of strings"):
+        B.embed(ours, tokenizer, "one text")

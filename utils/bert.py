@@ -16,6 +16,7 @@ the feed-forward network, and LayerNorm with ε = 1e-12. Chapter 06 builds it.
   :class:`BertClassifier` (encoder + pooler + linear layer, ``BertForSequenceClassification``),
   each with ``to_huggingface`` so that ``save_pretrained`` and ``pipeline`` can use them.
 * :func:`weight_names`: the table from our parameter names to Hugging Face's.
+* :func:`embed`: unit-length sentence vectors (mean pooling or ``[CLS]``) from our encoder.
 * :func:`best_span`: how an extractive question-answering head's output is read.
 """
 
@@ -525,6 +526,56 @@ class BertClassifier(nn.Module):
             model.classifier.weight.copy_(self.classifier.weight)
             model.classifier.bias.copy_(self.classifier.bias)
         return model.eval()
+
+
+# --------------------------------------------------------------------- sentence vectors
+@torch.no_grad()
+def embed(
+    encoder: BertEncoder,
+    tokenizer: Any,
+    texts: list[str],
+    *,
+    pooling: str = "mean",
+    max_length: int = 128,
+    batch_size: int = 32,
+    desc: str | None = None,
+) -> torch.Tensor:
+    """Unit-length sentence vectors ``(len(texts), d_model)`` from our encoder.
+
+    ``pooling="mean"`` averages the real tokens' last hidden states (how all-MiniLM-L6-v2 was
+    trained; equal to :func:`utils.pretrained.embed_sentences`), ``"cls"`` reads BERT's pooler
+    on ``[CLS]``. Texts are truncated at ``max_length`` tokens. ``desc`` shows a progress bar.
+    """
+    from .env import progress
+
+    if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
+        raise TypeError("texts must be a list of strings (wrap a single one: [text])")
+    if pooling not in ("mean", "cls"):
+        raise ValueError(f"pooling must be 'mean' or 'cls', got {pooling!r}")
+    _check_positive_int("batch_size", batch_size)
+    was_training = encoder.training
+    encoder.eval()
+    out = []
+    starts = range(0, len(texts), batch_size)
+    for i in progress(starts, desc=desc) if desc else starts:
+        batch = tokenizer(
+            texts[i : i + batch_size],
+            padding=True,
+            truncation=True,
+            max_length=max_length,
+            return_tensors="pt",
+        )
+        hidden = encoder(batch["input_ids"], batch["attention_mask"])  # (b, seq, d)
+        if pooling == "mean":
+            m = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (b, seq, 1)
+            pooled = (hidden * m).sum(1) / m.sum(1)
+        else:
+            pooled = encoder.pool(hidden)
+        out.append(nn.functional.normalize(pooled, dim=-1))
+    encoder.train(was_training)
+    if not out:
+        return torch.zeros(0, encoder.config["d_model"])
+    return torch.cat(out)
 
 
 # -------------------------------------------------------------------- question answering

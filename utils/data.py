@@ -83,9 +83,7 @@ def news_corpus() -> list[str]:
 
 # A sentence ends at ". ", "! " or "? " before a capital letter, a digit or a quote, except after
 # a title ("Mr.", "Dr.", "Mrs.") or a single capital ("U.S.", "George W. Bush").
-_SENTENCE_END = re.compile(
-    r"(?<=[.!?])(?<![A-Z][a-z]\.)(?<!Mrs\.)(?<!\b[A-Z]\.)\s+(?=[A-Z0-9\"'])"
-)
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?<![A-Z][a-z]\.)(?<!Mrs\.)(?<!\b[A-Z]\.)\s+(?=[A-Z0-9\"'])")
 
 
 def split_sentences(text: str) -> list[str]:

@@ -322,4 +322,3 @@ def bert_inputs(
     ax.set_ylim(0.4, 3.5)
     ax.axis("off")
     return ax
-

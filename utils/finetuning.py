@@ -1,0 +1,107 @@
+"""Fine-tuning a pretrained encoder for a sentence-level task (chapter 06.4).
+
+:func:`fine_tune_classifier` is BERT's recipe on a CPU budget: AdamW with two learning rates
+(small for the pretrained layers, larger for the new head), linear warm-up over the first 10 % of
+the steps then linear decay to 0, cross-entropy on the labels, a few epochs. Batches come from
+:func:`length_batches`, which groups sentences of similar length so that little compute is spent
+on padding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+from .positional import _check_positive_int
+
+
+def length_batches(
+    indices: torch.Tensor, lengths: torch.Tensor, batch_size: int, generator: torch.Generator
+) -> list[torch.Tensor]:
+    """One epoch of batches of ``indices``: shuffle, sort by ``lengths`` within chunks of four
+    batches, cut into batches of ``batch_size``, shuffle the batches.
+
+    ``indices``: int64 ``(n,)`` rows to use; ``lengths``: ``(rows,)``, the length of every row.
+    Every index appears in exactly one batch.
+    """
+    _check_positive_int("batch_size", batch_size)
+    order = indices[torch.randperm(len(indices), generator=generator)]
+    batches = [
+        batch
+        for chunk in order.split(4 * batch_size)
+        for batch in chunk[lengths[chunk].argsort(stable=True)].split(batch_size)
+    ]
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+
+
+def fine_tune_classifier(
+    model: nn.Module,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    labels: torch.Tensor,
+    train_idx: Sequence[int] | torch.Tensor,
+    *,
+    epochs: int = 2,
+    batch_size: int = 16,
+    lr: float = 5e-5,
+    head_lr: float = 1e-3,
+    head: Sequence[str] = ("classifier", "encoder.pooler"),
+    weight_decay: float = 0.01,
+    seed: int = 0,
+    on_step: Callable[[float], None] | None = None,
+) -> list[float]:
+    """Train ``model(input_ids, attention_mask) -> logits (batch, classes)`` on the rows
+    ``train_idx`` and return the loss of every step; the model is left in eval mode.
+
+    ``input_ids``, ``attention_mask``: ``(rows, seq)``, padded on the right (each batch is cut to
+    its longest row); ``labels``: int64 ``(rows,)``. Parameters whose name starts with one of
+    ``head`` get ``head_lr``, the others ``lr``; parameters with ``requires_grad=False`` stay as
+    they are. ``on_step(loss)`` is called after every step (e.g. a progress bar's update).
+    """
+    if input_ids.shape != attention_mask.shape or input_ids.dim() != 2:
+        raise ValueError(
+            "input_ids and attention_mask must both be (rows, seq), got "
+            f"{tuple(input_ids.shape)} and {tuple(attention_mask.shape)}"
+        )
+    if labels.shape != (input_ids.shape[0],):
+        raise ValueError(f"labels must be ({input_ids.shape[0]},), got {tuple(labels.shape)}")
+    _check_positive_int("epochs", epochs)
+    train_idx = torch.as_tensor(train_idx, dtype=torch.int64)
+    if len(train_idx) == 0:
+        raise ValueError("train_idx is empty")
+    is_head = [n.startswith(tuple(head)) for n, _ in model.named_parameters()]
+    params = [p for _, p in model.named_parameters()]
+    groups = [
+        {"params": [p for p, h in zip(params, is_head, strict=True) if p.requires_grad and not h]},
+        {"params": [p for p, h in zip(params, is_head, strict=True) if p.requires_grad and h]},
+    ]
+    groups[0]["lr"], groups[1]["lr"] = lr, head_lr
+    groups = [g for g in groups if g["params"]]
+    if not groups:
+        raise ValueError("the model has no trainable parameters")
+    optimizer = torch.optim.AdamW(groups, weight_decay=weight_decay)
+    steps = epochs * -(-len(train_idx) // batch_size)  # ceil
+    warmup = max(1, steps // 10)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, (steps - s) / max(1, steps - warmup))
+    )
+    lengths = attention_mask.sum(1)
+    generator = torch.Generator().manual_seed(seed)
+    losses = []
+    model.train()
+    for _ in range(epochs):
+        for batch in length_batches(train_idx, lengths, batch_size, generator):
+            width = int(lengths[batch].max())  # cut the batch to its longest row
+            logits = model(input_ids[batch, :width], attention_mask[batch, :width])
+            loss = nn.functional.cross_entropy(logits, labels[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            losses.append(loss.item())
+            if on_step is not None:
+                on_step(loss.item())
+    model.eval()
+    return losses

@@ -371,6 +371,10 @@ def _tiny():
             lambda m: m(torch.ones(1, 3, dtype=torch.long), None, torch.tensor([[0, 1, 2]])),
             "type_vocab_size=2",
         ),
+        (
+            lambda m: m(torch.ones(1, 3, dtype=torch.long), None, torch.zeros(1, 3)),
+            "integers",
+        ),
     ],
 )
 def test_encoder_rejects_bad_inputs(call, message):
@@ -419,6 +423,13 @@ def test_embed_equals_embed_sentences(encoder):
     texts = ["A cat sits on the mat.", "Shares fell sharply.", "Hi"] * 3
     got = B.embed(ours, tokenizer, texts, batch_size=4)
     torch.testing.assert_close(got, embed_sentences(texts, model, tokenizer), atol=1e-5, rtol=0)
+    long = [" ".join(["word"] * 300)]  # longer than both truncation lengths
+    torch.testing.assert_close(
+        B.embed(ours, tokenizer, long, max_length=256),
+        embed_sentences(long, model, tokenizer, max_length=256),
+        atol=1e-5,
+        rtol=0,
+    )
     assert ours.training  # left as it was
     cls = B.embed(ours, tokenizer, texts[:2], pooling="cls")
     assert cls.shape == (2, 384) and torch.allclose(cls.norm(dim=-1), torch.ones(2))

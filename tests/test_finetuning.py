@@ -64,6 +64,23 @@ def test_frozen_parameters_stay_frozen():
     assert not torch.equal(model.classifier.weight, before["classifier.weight"])
 
 
+def test_no_weight_decay_on_biases_and_layer_norms():
+    model, ids, mask, labels = _task()
+    before = {n: p.clone() for n, p in model.named_parameters()}
+    for p in model.parameters():
+        p.requires_grad_(False)
+    model.encoder.embeddings.norm.weight.requires_grad_(True)  # a LayerNorm gain, no gradient
+    model.encoder.embeddings.norm.weight.register_hook(lambda g: torch.zeros_like(g))
+    model.classifier.weight.requires_grad_(True)
+    model.classifier.weight.register_hook(lambda g: torch.zeros_like(g))
+    F.fine_tune_classifier(model, ids, mask, labels, range(64), epochs=1, weight_decay=0.5)
+    # with zero gradients only weight decay can move a parameter
+    assert torch.equal(
+        model.encoder.embeddings.norm.weight, before["encoder.embeddings.norm.weight"]
+    )
+    assert (model.classifier.weight.abs() < before["classifier.weight"].abs()).all()
+
+
 def test_head_learning_rate_applies_to_head_only():
     model, ids, mask, labels = _task()
     before = {n: p.clone() for n, p in model.named_parameters()}
@@ -83,6 +100,12 @@ def test_fine_tune_classifier_rejects_bad_input():
         F.fine_tune_classifier(model, ids, mask, labels[:3], range(64))
     with pytest.raises(ValueError, match="empty"):
         F.fine_tune_classifier(model, ids, mask, labels, [])
+    with pytest.raises(ValueError, match=r"\[0, 64\)"):
+        F.fine_tune_classifier(model, ids, mask, labels, [0, 64])
+    with pytest.raises(ValueError, match="batch_size"):
+        F.fine_tune_classifier(model, ids, mask, labels, range(64), batch_size=0)
+    with pytest.raises(ValueError, match="padded on the right"):
+        F.fine_tune_classifier(model, ids, mask.flip(1), labels, range(64))
     for p in model.parameters():
         p.requires_grad_(False)
     with pytest.raises(ValueError, match="no trainable"):

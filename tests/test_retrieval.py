@@ -53,6 +53,13 @@ def test_bm25_behaviour():
     )
 
 
+def test_bm25_edge_cases_give_numbers_not_nan():
+    presence_only = R.BM25(["the cat sat", "dog", ""], k1=0.0).scores("cat")
+    assert presence_only[0] > 0 and presence_only[1:].tolist() == [0.0, 0.0]
+    full_length_norm = R.BM25(["the cat sat", "dog", ""], b=1.0).scores("cat")
+    assert not full_length_norm.isnan().any() and full_length_norm[2] == 0.0
+
+
 def test_bm25_rejects_bad_input():
     with pytest.raises(TypeError):
         R.BM25("one string")
@@ -87,6 +94,8 @@ def test_ranks_rejects_bad_shapes():
         R.ranks(torch.zeros(2, 3), torch.tensor([0]))
     with pytest.raises(ValueError, match=r"\[0, 3\)"):
         R.ranks(torch.zeros(2, 3), torch.tensor([0, 3]))
+    with pytest.raises(ValueError, match="NaN"):
+        R.ranks(torch.tensor([[float("nan"), 1.0]]), torch.tensor([0]))
 
 
 def test_wilson_interval_known_values():

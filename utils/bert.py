@@ -2,8 +2,9 @@
 
 "BERT's model architecture is a multi-layer bidirectional Transformer encoder based on the
 original implementation described in Vaswani et al. (2017)." The pieces are the ones of
-chapters 03-05 with four changes: learned positions, a token-type (segment) embedding, GELU in
-the feed-forward network, and LayerNorm with ε = 1e-12. Chapter 06 builds it.
+chapters 03-05 (learned positions included) with three changes to chapter 05's encoder: a
+token-type (segment) embedding, GELU in the feed-forward network, and LayerNorm with ε = 1e-12.
+Chapter 06 builds it.
 
 * :func:`mask_tokens`: the masked-language-model rule: pick 15 % of the tokens; of those, 80 %
   become ``[MASK]``, 10 % a random token, 10 % stay as they are.
@@ -92,22 +93,26 @@ def mask_tokens(
             f"input_ids must lie in [0, vocab_size={vocab_size}), got ids from "
             f"{input_ids.min().item()} to {input_ids.max().item()}"
         )
-    special = torch.tensor(sorted(set(special_token_ids)), dtype=torch.int64)
+    device = input_ids.device
+    special = torch.tensor(sorted(set(special_token_ids)), dtype=torch.int64, device=device)
     labels = input_ids.clone()
     inputs = input_ids.clone()
     # 1. select 15 % of the tokens that are not special
-    probability = torch.full(input_ids.shape, float(mlm_probability))
+    probability = torch.full(input_ids.shape, float(mlm_probability), device=device)
     probability.masked_fill_(torch.isin(input_ids, special), 0.0)
     selected = torch.bernoulli(probability, generator=generator).bool()
     labels[~selected] = IGNORE_INDEX  # the loss looks at the selected positions only
     # 2. 80 % of the selected ones become [MASK]
-    to_mask = torch.bernoulli(torch.full(input_ids.shape, 0.8), generator=generator).bool()
+    to_mask = torch.bernoulli(torch.full(input_ids.shape, 0.8, device=device), generator=generator)
+    to_mask = to_mask.bool()
     to_mask &= selected
     inputs[to_mask] = mask_token_id
     # 3. half of the other 20 % (10 % of the selected) become a random token
-    to_random = torch.bernoulli(torch.full(input_ids.shape, 0.5), generator=generator).bool()
+    to_random = torch.bernoulli(
+        torch.full(input_ids.shape, 0.5, device=device), generator=generator
+    ).bool()
     to_random &= selected & ~to_mask
-    random_ids = torch.randint(vocab_size, input_ids.shape, generator=generator)
+    random_ids = torch.randint(vocab_size, input_ids.shape, generator=generator, device=device)
     inputs[to_random] = random_ids[to_random]
     # 4. the last 10 % of the selected ones keep their own token
     return inputs, labels
@@ -242,6 +247,8 @@ class BertEncoder(nn.Module):
                     f"{name} must have the shape of input_ids {tuple(input_ids.shape)}, got "
                     f"{tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__}"
                 )
+        if token_type_ids is not None and token_type_ids.is_floating_point():
+            raise ValueError(f"token_type_ids must be integers, got {token_type_ids.dtype}")
         if token_type_ids is None:
             token_type_ids = torch.zeros_like(input_ids)
         elif token_type_ids.numel() and not (
@@ -281,6 +288,9 @@ class BertEncoder(nn.Module):
 
         Raises ``TypeError`` for another kind of model and ``ValueError`` for a configuration
         this encoder does not implement (a decoder, cross-attention, an unknown activation).
+        Our layers use one dropout rate for attention weights and hidden states, the config's
+        ``hidden_dropout_prob`` (BERT's configurations set both to 0.1); dropout only acts in
+        training, so the outputs in eval mode are the same either way.
         """
         from transformers import BertModel
 
@@ -414,9 +424,10 @@ def weight_names(encoder: BertEncoder) -> dict[str, str]:
 def _copy_into(hf_model: nn.Module, encoder: BertEncoder, prefix: str) -> None:
     """Copy ``encoder``'s weights into ``hf_model`` (whose BertModel sits under ``prefix``)."""
     target = hf_model.state_dict()
+    names = weight_names(encoder)
     with torch.no_grad():
         for ours, tensor in encoder.state_dict().items():
-            target[prefix + weight_names(encoder)[ours]].copy_(tensor)
+            target[prefix + names[ours]].copy_(tensor)
 
 
 # ------------------------------------------------------------------------------ the heads
@@ -458,10 +469,10 @@ class BertForMLM(nn.Module):
         """A ``transformers.BertForMaskedLM`` with these weights, in eval mode."""
         from transformers import BertForMaskedLM
 
-        config = self.encoder.huggingface_config(architectures=["BertForMaskedLM"])
-        model = BertForMaskedLM(config)
         if self.encoder.pooler is not None:
             raise ValueError("BertForMaskedLM has no pooler: build the encoder with pooler=False")
+        config = self.encoder.huggingface_config(architectures=["BertForMaskedLM"])
+        model = BertForMaskedLM(config)
         _copy_into(model, self.encoder, prefix="bert.")
         head = model.cls.predictions
         with torch.no_grad():
@@ -543,8 +554,9 @@ def embed(
     """Unit-length sentence vectors ``(len(texts), d_model)`` from our encoder.
 
     ``pooling="mean"`` averages the real tokens' last hidden states (how all-MiniLM-L6-v2 was
-    trained; equal to :func:`utils.pretrained.embed_sentences`), ``"cls"`` reads BERT's pooler
-    on ``[CLS]``. Texts are truncated at ``max_length`` tokens. ``desc`` shows a progress bar.
+    trained; equal to :func:`utils.pretrained.embed_sentences` with the same ``max_length``,
+    which is 256 there), ``"cls"`` reads BERT's pooler on ``[CLS]``. Texts are truncated at
+    ``max_length`` tokens. ``desc`` shows a progress bar.
     """
     from .env import progress
 
@@ -555,11 +567,13 @@ def embed(
     _check_positive_int("batch_size", batch_size)
     was_training = encoder.training
     encoder.eval()
+    # batches of texts of similar length waste less on padding; the output keeps the input order
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out = []
     starts = range(0, len(texts), batch_size)
     for i in progress(starts, desc=desc) if desc else starts:
         batch = tokenizer(
-            texts[i : i + batch_size],
+            [texts[j] for j in order[i : i + batch_size]],
             padding=True,
             truncation=True,
             max_length=max_length,
@@ -575,7 +589,8 @@ def embed(
     encoder.train(was_training)
     if not out:
         return torch.zeros(0, encoder.config["d_model"])
-    return torch.cat(out)
+    vectors = torch.cat(out)
+    return vectors[torch.tensor(order).argsort()]  # back to the order of texts
 
 
 # -------------------------------------------------------------------- question answering

@@ -1,10 +1,11 @@
 """Fine-tuning a pretrained encoder for a sentence-level task (chapter 06.4).
 
 :func:`fine_tune_classifier` is BERT's recipe on a CPU budget: AdamW with two learning rates
-(small for the pretrained layers, larger for the new head), linear warm-up over the first 10 % of
-the steps then linear decay to 0, cross-entropy on the labels, a few epochs. Batches come from
-:func:`length_batches`, which groups sentences of similar length so that little compute is spent
-on padding.
+(small for the pretrained layers, larger for the new head) and weight decay on the weight
+matrices only (not on biases and LayerNorm parameters, as BERT's code does), linear warm-up over
+the first 10 % of the steps then linear decay to 0, cross-entropy on the labels, a few epochs.
+Batches come from :func:`length_batches`, which groups sentences of similar length so that
+little compute is spent on padding.
 """
 
 from __future__ import annotations
@@ -57,8 +58,9 @@ def fine_tune_classifier(
 
     ``input_ids``, ``attention_mask``: ``(rows, seq)``, padded on the right (each batch is cut to
     its longest row); ``labels``: int64 ``(rows,)``. Parameters whose name starts with one of
-    ``head`` get ``head_lr``, the others ``lr``; parameters with ``requires_grad=False`` stay as
-    they are. ``on_step(loss)`` is called after every step (e.g. a progress bar's update).
+    ``head`` get ``head_lr``, the others ``lr``; ``weight_decay`` applies to parameters with two
+    or more dimensions; parameters with ``requires_grad=False`` stay as they are.
+    ``on_step(loss)`` is called after every step (e.g. a progress bar's update).
     """
     if input_ids.shape != attention_mask.shape or input_ids.dim() != 2:
         raise ValueError(
@@ -68,20 +70,30 @@ def fine_tune_classifier(
     if labels.shape != (input_ids.shape[0],):
         raise ValueError(f"labels must be ({input_ids.shape[0]},), got {tuple(labels.shape)}")
     _check_positive_int("epochs", epochs)
+    _check_positive_int("batch_size", batch_size)
     train_idx = torch.as_tensor(train_idx, dtype=torch.int64)
     if len(train_idx) == 0:
         raise ValueError("train_idx is empty")
-    is_head = [n.startswith(tuple(head)) for n, _ in model.named_parameters()]
-    params = [p for _, p in model.named_parameters()]
-    groups = [
-        {"params": [p for p, h in zip(params, is_head, strict=True) if p.requires_grad and not h]},
-        {"params": [p for p, h in zip(params, is_head, strict=True) if p.requires_grad and h]},
-    ]
-    groups[0]["lr"], groups[1]["lr"] = lr, head_lr
-    groups = [g for g in groups if g["params"]]
+    if not 0 <= train_idx.min() <= train_idx.max() < len(labels):
+        raise ValueError(f"train_idx must be row numbers in [0, {len(labels)})")
+    if (attention_mask[:, 1:] > attention_mask[:, :-1]).any():
+        raise ValueError("attention_mask must be padded on the right (1 1 ... 1 0 ... 0 per row)")
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}  # (is head, decays) -> parameters
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            groups.setdefault((name.startswith(tuple(head)), p.dim() >= 2), []).append(p)
     if not groups:
         raise ValueError("the model has no trainable parameters")
-    optimizer = torch.optim.AdamW(groups, weight_decay=weight_decay)
+    optimizer = torch.optim.AdamW(
+        [
+            {
+                "params": params,
+                "lr": head_lr if is_head else lr,
+                "weight_decay": weight_decay if decays else 0.0,
+            }
+            for (is_head, decays), params in groups.items()
+        ]
+    )
     steps = epochs * -(-len(train_idx) // batch_size)  # ceil
     warmup = max(1, steps // 10)
     schedule = torch.optim.lr_scheduler.LambdaLR(

@@ -78,7 +78,8 @@ class BM25:
             if q not in self.idf:
                 continue  # in no document: adds nothing anywhere
             f = torch.tensor([c[q] for c in self.counts], dtype=torch.float64)
-            total += self.idf[q] * f * (self.k1 + 1) / (f + norm)
+            term = self.idf[q] * f * (self.k1 + 1) / (f + norm)
+            total += torch.where(f > 0, term, 0.0)  # no word, no score (and no 0 / 0)
         return total
 
     def score_matrix(self, queries: Sequence[str]) -> torch.Tensor:
@@ -107,6 +108,8 @@ def ranks(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         )
     if targets.numel() and not 0 <= targets.min() <= targets.max() < scores.shape[1]:
         raise ValueError(f"targets must be document indices in [0, {scores.shape[1]})")
+    if scores.is_floating_point() and scores.isnan().any():
+        raise ValueError("scores contain NaN: a ranking needs comparable numbers")
     right = scores.gather(1, targets.long()[:, None])  # (queries, 1)
     at_least = (scores >= right).sum(1)  # includes the right document itself
     return at_least.long()

@@ -57,14 +57,16 @@ def fine_tune_classifier(
     ``train_idx`` and return the loss of every step; the model is left in eval mode.
 
     ``input_ids``, ``attention_mask``: ``(rows, seq)``, padded on the right (each batch is cut to
-    its longest row); ``labels``: int64 ``(rows,)``. Parameters whose name starts with one of
+    its longest row); ``input_ids`` may also be any per-token input ``(rows, seq, ...)`` that the
+    model takes, such as hidden states computed once by frozen lower layers.
+    ``labels``: int64 ``(rows,)``. Parameters whose name starts with one of
     ``head`` get ``head_lr``, the others ``lr``; ``weight_decay`` applies to parameters with two
     or more dimensions; parameters with ``requires_grad=False`` stay as they are.
     ``on_step(loss)`` is called after every step (e.g. a progress bar's update).
     """
-    if input_ids.shape != attention_mask.shape or input_ids.dim() != 2:
+    if attention_mask.dim() != 2 or input_ids.shape[:2] != attention_mask.shape:
         raise ValueError(
-            "input_ids and attention_mask must both be (rows, seq), got "
+            "input_ids must be (rows, seq, ...) and attention_mask (rows, seq), got "
             f"{tuple(input_ids.shape)} and {tuple(attention_mask.shape)}"
         )
     if labels.shape != (input_ids.shape[0],):

@@ -559,6 +559,7 @@ def embed(
     ``max_length`` tokens. ``desc`` shows a progress bar.
     """
     from .env import progress
+    from .pretrained import mean_pool
 
     if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
         raise TypeError("texts must be a list of strings (wrap a single one: [text])")
@@ -581,8 +582,7 @@ def embed(
         )
         hidden = encoder(batch["input_ids"], batch["attention_mask"])  # (b, seq, d)
         if pooling == "mean":
-            m = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (b, seq, 1)
-            pooled = (hidden * m).sum(1) / m.sum(1)
+            pooled = mean_pool(hidden, batch["attention_mask"])
         else:
             pooled = encoder.pool(hidden)
         out.append(nn.functional.normalize(pooled, dim=-1))

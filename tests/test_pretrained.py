@@ -101,10 +101,11 @@ def test_bad_arguments_fail_before_the_model_loads(monkeypatch):
 
 
 def test_clear_cache(encoder):
+    loaded = dict(P._CACHE)  # the decoder too, if an earlier test file loaded it
     P.clear_cache()
     reloaded = P.load_encoder()
     assert reloaded.model is not encoder.model  # a new copy after clearing
-    P._CACHE[("encoder", P.DEFAULT_ENCODER, "sdpa")] = encoder  # restore for the other tests
+    P._CACHE.update(loaded)  # restore for the other tests
 
 
 def test_mean_pool_ignores_padding():
@@ -295,3 +296,153 @@ def test_load_decoder_tokenizer_alone(monkeypatch):
         "uning",
     ]
     assert P.load_tokenizer(P.DEFAULT_DECODER) is tokenizer
+
+
+# ------------------------------------------------------------------ the float32 copy of SmolLM2
+
+
+def _fake_converted(folder, gguf_sha="ab" * 32):
+    """A converted-copy folder with small stand-in files and a true manifest."""
+    folder.mkdir(parents=True)
+    for name in P._CONVERTED_FILES:
+        (folder / name).write_text(f"contents of {name}\n")
+    (folder / P._MANIFEST).write_text(P.json.dumps(P._manifest(folder, gguf_sha)))
+    return folder
+
+
+def _edit_manifest(folder, change):
+    manifest = P.json.loads((folder / P._MANIFEST).read_text())
+    change(manifest)
+    (folder / P._MANIFEST).write_text(P.json.dumps(manifest))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda f: (f / "tokenizer.json").write_text("contents of tokenizer.jsoN\n"),  # same size
+        lambda f: (f / "config.json").write_text("{}"),
+        lambda f: (f / "model.safetensors").unlink(),
+        lambda f: (f / P._MANIFEST).unlink(),
+        lambda f: (f / P._MANIFEST).write_text("{not json"),
+        lambda f: _edit_manifest(f, lambda m: m.update(gguf_sha256="cd" * 32)),  # another GGUF
+        lambda f: _edit_manifest(f, lambda m: m.update(transformers="4.0.0")),
+        lambda f: _edit_manifest(f, lambda m: m.update(format=0)),
+        lambda f: _edit_manifest(f, lambda m: m["files"].pop("tokenizer.json")),
+        lambda f: _edit_manifest(f, lambda m: m["files"].update({"../x": {"size": 1}})),
+    ],
+    ids=[
+        "changed-byte",
+        "changed-size",
+        "missing-weights",
+        "no-manifest",
+        "bad-manifest",
+        "other-gguf",
+        "other-transformers",
+        "other-format",
+        "file-not-listed",
+        "path-outside",
+    ],
+)
+def test_a_damaged_or_stale_copy_is_not_trusted(tmp_path, damage):
+    folder = _fake_converted(tmp_path / "copy")
+    assert P._converted_is_intact(folder, "ab" * 32)
+    assert not P._converted_is_intact(folder, "ef" * 32)
+    damage(folder)
+    assert not P._converted_is_intact(folder, "ab" * 32)
+
+
+def test_decoder_cache_dir_names_the_gguf_hash():
+    folder = P.decoder_cache_dir()
+    gguf_sha = P._sha256(P.model_path(P.DEFAULT_DECODER) / "SmolLM2-135M-Instruct.Q4_1.gguf")
+    assert folder.name == f"SmolLM2-135M-Instruct-{gguf_sha[:16]}"
+    assert folder.parent == P.cache_dir("models")
+    with pytest.raises(ValueError, match="offline GGUF"):
+        P.decoder_cache_dir(P.DEFAULT_ENCODER)
+
+
+def _logits(pair, text="The capital of France is"):
+    ids = pair.tokenizer(text, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        return pair.model(input_ids=ids).logits
+
+
+def _no_gguf(*args, **kwargs):
+    raise AssertionError("the GGUF file was de-quantised although an intact copy exists")
+
+
+@pytest.mark.slow
+def test_decoder_is_saved_once_and_reloaded_from_the_copy(decoder, monkeypatch):
+    folder = P.decoder_cache_dir()
+    manifest = P.json.loads((folder / P._MANIFEST).read_text())
+    assert set(P._CONVERTED_FILES) <= set(manifest["files"])
+    assert manifest["gguf_sha256"] == P._sha256(P._gguf_file(P.DEFAULT_DECODER))
+    assert P._converted_is_intact(folder, manifest["gguf_sha256"])
+    # a new process: nothing loaded yet, and de-quantising the GGUF file is forbidden
+    monkeypatch.setattr(P, "_CACHE", {})
+    monkeypatch.setattr(P, "_load_gguf", _no_gguf)
+    again = P.load_decoder(cache=False)
+    assert again.model is not decoder.model and not again.model.training
+    assert again.model.dtype == torch.float32
+    assert again.model.config._attn_implementation == "sdpa"
+    assert again.tokenizer.chat_template == decoder.tokenizer.chat_template
+    assert again.tokenizer.pad_token == decoder.tokenizer.pad_token is not None
+    torch.testing.assert_close(_logits(again), _logits(decoder), atol=0, rtol=0)
+    eager = P.load_decoder(attention="eager", cache=False)
+    assert eager.model.config._attn_implementation == "eager"
+
+
+@pytest.mark.slow
+def test_a_damaged_copy_is_rebuilt(decoder, monkeypatch, tmp_path, capsys):
+    real = P.decoder_cache_dir()
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    copy = P.decoder_cache_dir()
+    assert copy.parent == tmp_path / "models" and copy.name == real.name
+    copy.mkdir(parents=True)
+    for f in real.iterdir():
+        if f.suffix == ".safetensors":
+            (copy / f.name).hardlink_to(f)  # the 540 MB of weights: linked, not copied
+        else:
+            P.shutil.copy(f, copy)
+    config = copy / "tokenizer_config.json"
+    config.write_bytes(config.read_bytes().replace(b"<|im_end|>", b"<|im_end|", 1) + b" ")
+    calls = []
+
+    def fake_gguf(name, attention):  # hands over the model already loaded (no 20 s conversion)
+        calls.append((name, attention))
+        return decoder
+
+    monkeypatch.setattr(P, "_CACHE", {})
+    monkeypatch.setattr(P, "_load_gguf", fake_gguf)
+    rebuilt = P.load_decoder(cache=False)
+    assert calls == [(P.DEFAULT_DECODER, "sdpa")]
+    assert "not usable (it is damaged or out of date); rebuilding" in capsys.readouterr().err
+    assert P._converted_is_intact(copy, P._sha256(P._gguf_file(P.DEFAULT_DECODER)))
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [copy.name]  # no leftovers
+    assert rebuilt.tokenizer.pad_token == "<|im_end|>"
+    torch.testing.assert_close(_logits(rebuilt), _logits(decoder), atol=0, rtol=0)
+
+
+@pytest.mark.slow
+def test_the_saved_tokenizer_equals_the_gguf_one(decoder):
+    from transformers import AutoTokenizer
+
+    path = P.model_path(P.DEFAULT_DECODER)
+    with P._quiet_loading(progress=False):
+        gguf = AutoTokenizer.from_pretrained(
+            path, gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf", local_files_only=True
+        )
+    saved = decoder.tokenizer
+    texts = ["Fine Tuning", "  naïve café, 3.14159!\n\tdone", "<|im_start|>user\nHi<|im_end|>"]
+    for text in texts:
+        assert saved(text)["input_ids"] == gguf(text)["input_ids"]
+    assert len(saved) == len(gguf) and saved.get_vocab() == gguf.get_vocab()
+    assert saved.all_special_tokens == gguf.all_special_tokens
+    assert (saved.bos_token, saved.eos_token, saved.pad_token) == (
+        gguf.bos_token,
+        gguf.eos_token,
+        gguf.pad_token,
+    )
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+    assert saved.apply_chat_template(
+        messages, add_generation_prompt=True, tokenize=False
+    ) == gguf.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)

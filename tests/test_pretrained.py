@@ -446,3 +446,24 @@ def test_the_saved_tokenizer_equals_the_gguf_one(decoder):
     assert saved.apply_chat_template(
         messages, add_generation_prompt=True, tokenize=False
     ) == gguf.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+
+def test_load_tokenizer_reads_the_float32_copy(decoder, monkeypatch):
+    """With the copy load_decoder keeps, SmolLM2's tokenizer is read from it, not the GGUF."""
+    import transformers
+
+    original = transformers.AutoTokenizer.from_pretrained
+    calls = []
+
+    def spy(path, *args, **kwargs):
+        calls.append(kwargs)
+        return original(path, *args, **kwargs)
+
+    monkeypatch.setattr(P, "_CACHE", {})
+    monkeypatch.setattr(P, "_TOKENIZERS", {})
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", spy)
+    tokenizer = P.load_tokenizer(P.DEFAULT_DECODER)
+    assert calls and all("gguf_file" not in kw for kw in calls)
+    text = "The capital of France is Paris."
+    assert tokenizer(text).input_ids == decoder.tokenizer(text).input_ids
+    assert tokenizer.chat_template == decoder.tokenizer.chat_template

@@ -19,6 +19,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .gpt import _check_idx
+
 
 def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     """Keep the ``k`` largest logits of each row (ties with the k-th are kept); the others
@@ -99,13 +101,7 @@ def _check_arguments(model, idx, max_new_tokens, temperature, top_k, top_p, pena
                 f"context_length (utils.gpt.GPT, utils.llama.Llama); "
                 f"{type(model).__name__} has no {name}"
             )
-    if not isinstance(idx, torch.Tensor) or idx.dtype != torch.int64 or idx.dim() != 2:
-        raise ValueError(
-            "idx must be an int64 tensor (batch, seq) of prompt ids, got "
-            f"{getattr(idx, 'dtype', type(idx).__name__)} {tuple(getattr(idx, 'shape', ()))}"
-        )
-    if idx.shape[1] == 0:
-        raise ValueError("the prompt is empty: give at least one token (e.g. a BOS token)")
+    _check_idx(idx)  # int64 (batch, seq), at least one token
     if idx.shape[1] > model.context_length:
         raise ValueError(
             f"the prompt has {idx.shape[1]} tokens, more than the model's context of "

@@ -164,6 +164,15 @@ class Block(nn.Module):
         return x
 
 
+def init_weights(module: nn.Module) -> None:
+    """GPT-2's (and Llama's) initialisation: N(0, 0.02) for every matrix, zero biases (use with
+    ``model.apply``; LayerNorm and RMSNorm keep their gains of 1)."""
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, mean=0.0, std=0.02)
+    if isinstance(module, nn.Linear) and module.bias is not None:
+        nn.init.zeros_(module.bias)
+
+
 class GPT(nn.Module):
     """Token and position embeddings, ``n_layer`` blocks, a final LayerNorm, and a linear layer
     to the vocabulary whose weight is the token embedding's (tied, as in GPT-2).
@@ -187,18 +196,11 @@ class GPT(nn.Module):
         )
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.lm_head.weight = self.transformer.wte.weight  # weight tying
-        self.apply(self._init_weights)
+        self.apply(init_weights)
         # GPT-2: scale the projections into the residual stream by 1/√(2·n_layer)
         for name, p in self.named_parameters():
             if name.endswith("c_proj.weight"):
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, mean=0.0, std=0.02)
-        if isinstance(module, nn.Linear) and module.bias is not None:
-            nn.init.zeros_(module.bias)
 
     @property
     def context_length(self) -> int:
@@ -285,15 +287,15 @@ def weight_names(n_layer: int) -> dict[str, str]:
     return {n: n for n in names}
 
 
-def _check_idx(idx: object, vocab_size: int) -> None:
+def _check_idx(idx: object, vocab_size: int | None = None) -> None:
     if not isinstance(idx, torch.Tensor) or idx.dtype != torch.int64 or idx.dim() != 2:
         raise ValueError(
             "idx must be an int64 tensor (batch, seq), got "
             f"{getattr(idx, 'dtype', type(idx).__name__)} {tuple(getattr(idx, 'shape', ()))}"
         )
     if idx.shape[1] == 0:
-        raise ValueError("idx has no tokens (seq = 0)")
-    if idx.numel() and (idx.min() < 0 or idx.max() >= vocab_size):
+        raise ValueError("idx has no tokens (seq = 0): give at least one, e.g. a BOS token")
+    if vocab_size is not None and (idx.min() < 0 or idx.max() >= vocab_size):
         raise ValueError(
             f"token ids must be in [0, {vocab_size}), got min {int(idx.min())}, "
             f"max {int(idx.max())}"

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .gpt import KVCache, _check_idx, attend
+from .gpt import KVCache, _check_idx, attend, init_weights
 from .positional import _check_positive_int
 
 
@@ -353,17 +353,9 @@ class Llama(nn.Module):
             )
         )
         self.lm_head = nn.Linear(config.dim, config.vocab_size, bias=False)
-        self.apply(self._init_weights)
+        self.apply(init_weights)  # Hugging Face's Llama initialises as GPT-2 does
         if config.tie_embeddings:
             self.lm_head.weight = self.model.embed_tokens.weight
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        # Hugging Face's Llama: N(0, 0.02) for every matrix, zero biases, RMSNorm gains of 1.
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, mean=0.0, std=0.02)
-        if isinstance(module, nn.Linear) and module.bias is not None:
-            nn.init.zeros_(module.bias)
 
     @property
     def context_length(self) -> int:

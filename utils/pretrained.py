@@ -552,12 +552,16 @@ def load_tokenizer(name: str = DEFAULT_DECODER) -> Any:
         if name in _OFFLINE:
             gguf = _OFFLINE[name].gguf_file
             extra = {"gguf_file": gguf} if gguf else {}
-            if gguf:
-                for package, pip_command in _GGUF_NEEDS.items():
-                    _require(package, pip_command, f"Reading {name}'s tokenizer from GGUF")
-            tokenizer = AutoTokenizer.from_pretrained(
-                model_path(name), local_files_only=True, **extra
-            )
+            folder = _converted_tokenizer_dir(name) if gguf else None
+            if folder is not None:  # the float32 copy load_decoder keeps: no GGUF parsing
+                tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+            else:
+                if gguf:
+                    for package, pip_command in _GGUF_NEEDS.items():
+                        _require(package, pip_command, f"Reading {name}'s tokenizer from GGUF")
+                tokenizer = AutoTokenizer.from_pretrained(
+                    model_path(name), local_files_only=True, **extra
+                )
         else:
             default = DEFAULT_ENCODER if name in HUB_ENCODERS else DEFAULT_DECODER
             tokenizer = _from_hub(AutoTokenizer, name, default)
@@ -565,6 +569,18 @@ def load_tokenizer(name: str = DEFAULT_DECODER) -> Any:
         tokenizer.pad_token = tokenizer.eos_token
     _TOKENIZERS[name] = tokenizer
     return tokenizer
+
+
+def _converted_tokenizer_dir(name: str) -> Path | None:
+    """The folder of an intact float32 copy of ``name`` (see :func:`load_decoder`), else None."""
+    try:
+        gguf_sha256 = _sha256(_gguf_file(name))
+    except Exception:  # no GGUF file: the usual path reports it
+        return None
+    folder = _converted_dir(name, gguf_sha256)
+    if folder.exists() and _converted_is_intact(folder, gguf_sha256):
+        return folder
+    return None
 
 
 def _ready(pair: Pretrained) -> Pretrained:

@@ -72,7 +72,12 @@ def test_missing_gguf_gives_the_pip_command(monkeypatch):
     [("1", "HF_HUB_OFFLINE is set"), ("", "the Hub cannot be reached")],
 )
 @pytest.mark.parametrize(
-    ("loader", "name"), [(P.load_encoder, "bert-base-uncased"), (P.load_decoder, "gpt2")]
+    ("loader", "name"),
+    [
+        (P.load_encoder, "bert-base-uncased"),
+        (P.load_decoder, "gpt2"),
+        (P.load_seq2seq, "google-t5/t5-small"),
+    ],
 )
 def test_hub_model_offline_fails_in_one_line(monkeypatch, offline_env, reason, loader, name):
     # The Hub cache is empty (conftest) and sockets are blocked: as on a machine with no network.
@@ -467,3 +472,8 @@ def test_load_tokenizer_reads_the_float32_copy(decoder, monkeypatch):
     text = "The capital of France is Paris."
     assert tokenizer(text).input_ids == decoder.tokenizer(text).input_ids
     assert tokenizer.chat_template == decoder.tokenizer.chat_template
+
+
+def test_load_seq2seq_rejects_unknown_names():
+    with pytest.raises(ValueError, match="course-t5"):
+        P.load_seq2seq("t5-base-but-wrong")

@@ -55,6 +55,10 @@ HUB_ENCODERS = (
     "sentence-transformers/all-MiniLM-L6-v2",
 )
 HUB_DECODERS = ("gpt2", "distilgpt2", "HuggingFaceTB/SmolLM2-135M-Instruct")
+#: The encoder-decoder: no pretrained T5 installs offline, so the default is the small T5 the
+#: course trains itself (chapter 08.3, :mod:`utils.t5_training`); online, Google's.
+DEFAULT_SEQ2SEQ = "course-t5"
+HUB_SEQ2SEQ = ("google-t5/t5-small", "t5-small", "google/flan-t5-small")
 
 ATTENTION_IMPLEMENTATIONS = ("sdpa", "eager")
 
@@ -335,6 +339,40 @@ def load_decoder(
             )
     if tokenizer.pad_token is None:  # GPT-2 has none; batching needs one
         tokenizer.pad_token = tokenizer.eos_token
+    pair = Pretrained(model.eval(), tokenizer)
+    if cache:
+        _CACHE[key] = pair
+    return pair
+
+
+def load_seq2seq(name: str = DEFAULT_SEQ2SEQ, *, cache: bool = True) -> Pretrained:
+    """Load an encoder-decoder (T5) model and its tokenizer, in eval mode.
+
+    ``name``: ``"course-t5"`` (offline, the default: the small T5 trained in chapter 08.3, kept
+    in ``.cache/models/course-t5`` and trained there first, in about a minute, if it is missing)
+    or, online, one of :data:`HUB_SEQ2SEQ` (``t5-small``, 60M parameters; ``flan-t5-small``,
+    77M, instruction-tuned). Offline, a Hub name fails with a one-line
+    :class:`ModelNotAvailableError`. Returns ``(model, tokenizer)``: a
+    ``T5ForConditionalGeneration`` and its tokenizer.
+    """
+    if not isinstance(name, str) or (name != DEFAULT_SEQ2SEQ and name not in HUB_SEQ2SEQ):
+        raise ValueError(
+            f"Unknown encoder-decoder {name!r}. Valid names: {DEFAULT_SEQ2SEQ!r} (offline, the "
+            f"default), or when online: {', '.join(repr(h) for h in HUB_SEQ2SEQ)}."
+        )
+    key = ("seq2seq", name)
+    if cache and key in _CACHE:
+        return _ready(_CACHE[key])
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    if name == DEFAULT_SEQ2SEQ:
+        from .t5_training import load_course_t5
+
+        model, tokenizer = load_course_t5()
+    else:
+        with _quiet_loading(progress=True):
+            tokenizer = _from_hub(AutoTokenizer, name, DEFAULT_SEQ2SEQ)
+            model = _from_hub(AutoModelForSeq2SeqLM, name, DEFAULT_SEQ2SEQ)
     pair = Pretrained(model.eval(), tokenizer)
     if cache:
         _CACHE[key] = pair

@@ -10,10 +10,12 @@ problem".
 
 The tasks:
 
-``translate English to French: 4213`` → ``quatre mille deux cent treize``
-``translate English to German: 4213`` → ``viertausendzweihundertdreizehn``
+``translate English to French: four thousand, two hundred and thirteen`` →
+``quatre mille deux cent treize``
+``translate English to German: four thousand, two hundred and thirteen`` →
+``viertausendzweihundertdreizehn``
 ``date to French: 2023-03-15`` → ``15 mars 2023``
-``reverse: river cloud stone`` → ``stone cloud river``
+``reverse: river cloud stone`` → ``stone cloud river`` (3 to 6 different words)
 ``summarize: On 15 March 2023 in Perth, Acme reported a profit of 12 million dollars.`` →
 ``Acme | profit | 12 million | Perth``
 """
@@ -68,13 +70,14 @@ def make_example(task: str, rng: random.Random) -> tuple[str, str]:
         raise TypeError(f"rng must be a random.Random, got {type(rng).__name__}")
     prefix = TASKS[task]
     if task in ("fr_number", "de_number"):
+        # English words in, as in real translation (digits in would make a copying task)
         n = rng.randrange(10_000)
-        return f"{prefix} {n}", _number_words(n, task[:2])
+        return f"{prefix} {_number_words(n, 'en')}", _number_words(n, task[:2])
     if task == "fr_date":
         date = datetime.date(2000, 1, 1) + datetime.timedelta(days=rng.randrange(366 * 30))
         return f"{prefix} {date.isoformat()}", _french_date(date)
     if task == "reverse":
-        picked = [rng.choice(REVERSE_WORDS) for _ in range(rng.randint(3, 6))]
+        picked = rng.sample(REVERSE_WORDS, rng.randint(3, 6))  # different words
         return f"{prefix} {' '.join(picked)}", " ".join(reversed(picked))
     company, city, measure = rng.choice(COMPANIES), rng.choice(CITIES), rng.choice(MEASURES)
     amount, day = rng.randint(2, 99), rng.randint(1, 28)

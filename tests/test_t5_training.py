@@ -20,15 +20,23 @@ def small_model(vocab_size):
     from transformers import T5Config, T5ForConditionalGeneration
 
     torch.manual_seed(0)
-    config = T5Config(vocab_size=vocab_size, d_model=16, d_kv=4, d_ff=32, num_layers=1,
-                      num_heads=2, decoder_start_token_id=0, dropout_rate=0.0)
+    config = T5Config(
+        vocab_size=vocab_size,
+        d_model=16,
+        d_kv=4,
+        d_ff=32,
+        num_layers=1,
+        num_heads=2,
+        decoder_start_token_id=0,
+        dropout_rate=0.0,
+    )
     return T5ForConditionalGeneration(config)
 
 
 def test_tokenizer_has_t5_special_ids_and_round_trips(tokenizer):
     assert (tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id) == (0, 1, 2)
     assert tokenizer.convert_tokens_to_ids(["<extra_id_0>", "<extra_id_4>"]) == [3, 7]
-    for _, source, target in EXAMPLES[:20]:
+    for _, _, target in EXAMPLES[:20]:
         ids = tokenizer(target).input_ids
         assert ids[-1] == 1 and 0 not in ids  # </s> appended, no padding
         assert tokenizer.decode(ids, skip_special_tokens=True) == target
@@ -98,7 +106,15 @@ def test_bad_input(tokenizer):
     with pytest.raises(ValueError, match="strings"):
         TR.encode(tokenizer, [("task", "input")])
     with pytest.raises(ValueError, match="warmup"):
-        TR.train_text2text(small_model(len(tokenizer)), tokenizer, EXAMPLES, steps=5,
-                           batch_size=2, lr=1e-3, warmup=5, desc=None)
+        TR.train_text2text(
+            small_model(len(tokenizer)),
+            tokenizer,
+            EXAMPLES,
+            steps=5,
+            batch_size=2,
+            lr=1e-3,
+            warmup=5,
+            desc=None,
+        )
     with pytest.raises(ValueError, match="list of strings"):
         TR.predict(small_model(len(tokenizer)), tokenizer, "one text")

@@ -182,8 +182,9 @@ def predict(
     model.eval()
     texts: list[str] = []
     for start in range(0, len(inputs), batch_size):
-        batch = tokenizer(list(inputs[start : start + batch_size]), padding=True,
-                          return_tensors="pt")
+        batch = tokenizer(
+            list(inputs[start : start + batch_size]), padding=True, return_tensors="pt"
+        )
         out = model.generate(
             **batch, max_new_tokens=max_new_tokens, num_beams=num_beams, do_sample=False
         )

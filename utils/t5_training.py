@@ -44,10 +44,10 @@ COURSE_T5: dict[str, Any] = {
     "num_sentinels": 10,
     "model": dict(
         d_model=96,
-        d_kv=24,
+        d_kv=4,  # 24 heads of 4: many small heads (see 08.3 and its exercise 6)
         d_ff=192,
         num_layers=2,
-        num_heads=4,
+        num_heads=24,
         feed_forward_proj="gated-gelu",
         tie_word_embeddings=True,
         dropout_rate=0.0,

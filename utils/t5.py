@@ -1,8 +1,9 @@
 """T5 (Raffel et al., 2020): an encoder-decoder transformer that turns every task into text → text.
 
-"We ... cast all text-based language problems into a text-to-text format": translation,
-summarisation and classification all read a text and write a text. Chapter 08 builds T5 from the
-pieces of the earlier chapters; this file is the whole model and its pretraining objective.
+"A unified framework that converts all text-based language problems into a text-to-text
+format": translation, summarisation and classification all read a text and write a text.
+Chapter 08 builds T5 from the pieces of the earlier chapters; this file is the whole model and
+its pretraining objective.
 
 * :func:`relative_position_bucket`: T5 has no table of absolute positions. Each attention layer
   adds a learned scalar per head to the score of query ``i`` and key ``j``, chosen by the
@@ -84,7 +85,8 @@ def relative_position_bucket(
     * every distance from ``max_distance`` on falls into the last bucket, ``n - 1``.
 
     With T5's defaults (32 buckets, ``max_distance`` 128) an encoder sees distances 0-7 exactly
-    on each side, 8-127 in 8 log-spaced buckets per side, and 128 or more as "far".
+    on each side, 8-90 in 7 log-spaced buckets per side, and 91 or more in the last bucket (the
+    decoder: 0-15 exactly, 16-112 in 15 buckets, 113 or more in the last).
     """
     if not isinstance(relative_position, torch.Tensor):
         raise TypeError(

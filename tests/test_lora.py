@@ -1,4 +1,4 @@
-"""utils.lora: LoRA from scratch (equivalence with peft comes with chapter 09)."""
+"""utils.lora: LoRA from scratch, and equal to peft's LoRA with the same weights."""
 
 import pytest
 import torch
@@ -92,3 +92,53 @@ def test_bad_input():
     L.add_lora(model, r=1, alpha=1, target_modules=["out"])
     with pytest.raises(ValueError, match="already"):
         L.add_lora(model, r=1, alpha=1, target_modules=["out"])
+
+
+def tiny_llama():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=60,
+        hidden_size=32,
+        intermediate_size=48,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=32,
+    )
+    return LlamaForCausalLM(config).eval()
+
+
+@pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing:FutureWarning")
+@pytest.mark.parametrize("targets", [["q_proj", "v_proj"], ["q_proj", "k_proj", "down_proj"]])
+def test_equal_to_peft_lora_with_the_same_weights(targets):
+    import copy
+
+    from peft import LoraConfig, get_peft_model
+
+    ours, reference = tiny_llama(), tiny_llama()
+    n = L.add_lora(ours, r=4, alpha=8, target_modules=targets)
+    config = LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules=targets, bias="none")
+    theirs = get_peft_model(copy.deepcopy(reference), config).eval()
+    trainable, _ = theirs.get_nb_trainable_parameters()
+    assert n == trainable
+    with torch.no_grad():  # a nonzero update, the same in both
+        for name, module in ours.named_modules():
+            if isinstance(module, L.LoRALinear):
+                module.lora_B.weight.normal_(std=0.1)
+                peft_layer = theirs.base_model.model.get_submodule(name)
+                peft_layer.lora_A["default"].weight.copy_(module.lora_A.weight)
+                peft_layer.lora_B["default"].weight.copy_(module.lora_B.weight)
+    ids = torch.randint(0, 60, (2, 9), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ours_logits, theirs_logits = ours(ids).logits, theirs(input_ids=ids).logits
+        assert not torch.allclose(ours_logits, reference(ids).logits, atol=1e-3)  # it did move
+    torch.testing.assert_close(ours_logits, theirs_logits, atol=1e-5, rtol=1e-5)
+    # merging gives peft's merged weights
+    L.merge_lora(ours)
+    merged = theirs.merge_and_unload()
+    for (name, a), (_, b) in zip(
+        ours.state_dict().items(), merged.state_dict().items(), strict=True
+    ):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6, msg=name)

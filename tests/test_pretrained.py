@@ -477,3 +477,45 @@ def test_load_tokenizer_reads_the_float32_copy(decoder, monkeypatch):
 def test_load_seq2seq_rejects_unknown_names():
     with pytest.raises(ValueError, match="course-t5"):
         P.load_seq2seq("t5-base-but-wrong")
+
+
+def test_chat_batch_equals_chat_one_by_one_and_restores_state():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = P.load_tokenizer()
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+    )
+    model = LlamaForCausalLM(config).train()
+    questions = ["What is 2 + 2?", "Name a colour.", "Say hello to the class, please."]
+    alone = [P.chat(q, model.eval(), tokenizer, max_new_tokens=6) for q in questions]
+    model.train()
+    side = tokenizer.padding_side
+    batched = P.chat_batch(questions, model, tokenizer, max_new_tokens=6, batch_size=2)
+    assert batched == alone
+    assert model.training and tokenizer.padding_side == side
+    prefilled = P.chat_batch(questions[:1], model, tokenizer, max_new_tokens=3, answer_prefix="[")
+    assert prefilled[0].startswith("[")
+
+
+@pytest.mark.parametrize(
+    "messages, kwargs, match",
+    [
+        ("one string", {}, "non-empty list"),
+        ([], {}, "non-empty list"),
+        (["ok", " "], {}, "non-empty string"),
+        (["ok"], {"batch_size": 0}, "batch_size"),
+        (["ok"], {"max_new_tokens": True}, "max_new_tokens"),
+    ],
+)
+def test_chat_batch_bad_input(messages, kwargs, match):
+    tokenizer = P.load_tokenizer()
+    with pytest.raises(ValueError, match=match):
+        P.chat_batch(messages, torch.nn.Linear(1, 1), tokenizer, **kwargs)

@@ -161,16 +161,6 @@ def test_normalize_and_exact_match():
         P.exact_match("x", [])
 
 
-def test_chat_many_equals_chat_one_by_one(tiny, tokenizer):
-    questions = ["What is the capital of France?", "Name a colour."]
-    together = P.chat_many(questions, tiny, tokenizer, max_new_tokens=6)
-    alone = [pretrained.chat(q, tiny, tokenizer, max_new_tokens=6) for q in questions]
-    assert together == alone
-    assert tokenizer.padding_side == "right"  # restored
-    with pytest.raises(ValueError, match="max_new_tokens"):
-        P.chat_many(questions, tiny, tokenizer, max_new_tokens=0)
-
-
 def test_hand_written_sets_are_well_formed():
     for q in P.MULTIPLE_CHOICE:
         assert len(q.choices) == 4 and 0 <= q.answer < 4 and len(set(q.choices)) == 4

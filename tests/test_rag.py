@@ -4,6 +4,7 @@ the answer check, and batched generation (against one prompt at a time)."""
 import pytest
 import torch
 
+from utils import pretrained as P
 from utils import rag
 from utils import retrieval as R
 
@@ -210,32 +211,18 @@ def test_is_correct():
         rag.is_correct(3, "x")
 
 
-def test_generate_answers_bad_input():
-    with pytest.raises(TypeError):
-        rag.generate_answers(None, None, "one prompt")
-    with pytest.raises(TypeError):
-        rag.generate_answers(None, None, ["ok", ""])
-    with pytest.raises(ValueError):
-        rag.generate_answers(None, None, ["ok"], batch_size=0)
-    with pytest.raises(ValueError):
-        rag.generate_answers(None, None, ["ok"], max_new_tokens=0)
-    with pytest.raises(TypeError):
-        rag.generate_answers(None, None, ["ok"], answer_prefix=1)
-
-
-def test_generate_answers_batched_equals_one_by_one(decoder):
+def test_chat_batch_on_rag_prompts_equals_one_by_one(decoder):
+    """The answers of 09.4 come from utils.pretrained.chat_batch: batched = alone, on SmolLM2."""
     model, tokenizer = decoder
     prompts = [
         rag.build_prompt("Who founded Brindale?", ["Brindale was founded by Dorian Tounford."]),
         "What is the capital of France?",
     ]
     side = tokenizer.padding_side
-    batched = rag.generate_answers(model, tokenizer, prompts, max_new_tokens=8, batch_size=2)
-    alone = [rag.generate_answers(model, tokenizer, [p], max_new_tokens=8)[0] for p in prompts]
+    batched = P.chat_batch(prompts, model, tokenizer, max_new_tokens=8, batch_size=2)
+    alone = [P.chat_batch([p], model, tokenizer, max_new_tokens=8)[0] for p in prompts]
     assert batched == alone  # left padding: as if each prompt were alone
     assert tokenizer.padding_side == side  # restored
-    assert rag.generate_answers(model, tokenizer, prompts, max_new_tokens=8) == batched
-    prefilled = rag.generate_answers(
-        model, tokenizer, prompts[:1], max_new_tokens=4, answer_prefix="["
-    )
+    assert P.chat_batch(prompts, model, tokenizer, max_new_tokens=8) == batched
+    prefilled = P.chat_batch(prompts[:1], model, tokenizer, max_new_tokens=4, answer_prefix="[")
     assert prefilled[0].startswith("[") and len(prefilled[0]) > 1  # the prefix, then the model

@@ -11,7 +11,7 @@ pick the label's entry, ignore the prompt's positions):
 * :func:`next_token_logprobs` computes a prompt's shared part once and reuses its keys and values
   (``past_key_values``) for many endings: the cheap way to run a few-shot experiment;
 * :func:`perplexity` on held-out text; :func:`normalize_answer` and :func:`exact_match` for
-  generated short answers; :func:`chat_many` answers several chat questions in one padded batch;
+  generated short answers (generated with :func:`utils.pretrained.chat_batch`);
 * three tiny hand-written test sets: :data:`MULTIPLE_CHOICE`, :data:`SHORT_QA`, :data:`JUDGE_PAIRS`.
 
 Tokenization convention (as in EleutherAI's lm-evaluation-harness): a prompt is tokenized as the
@@ -43,7 +43,6 @@ __all__ = [
     "ChoiceScores",
     "FewShotFormat",
     "MCQuestion",
-    "chat_many",
     "exact_match",
     "next_token_logprobs",
     "normalize_answer",
@@ -364,53 +363,6 @@ def exact_match(prediction: str, references: str | Sequence[str]) -> bool:
     references = _check_texts("references", references)
     guess = normalize_answer(prediction)
     return any(guess == normalize_answer(r) for r in references)
-
-
-# ----------------------------------------------------------------------------- generation
-
-
-@torch.no_grad()
-def chat_many(
-    questions: Sequence[str],
-    model: Any,
-    tokenizer: Any,
-    *,
-    system: str | None = None,
-    max_new_tokens: int = 32,
-) -> list[str]:
-    """Greedy answers to several chat questions in one left-padded batch (07.5).
-
-    Each answer is what :func:`utils.pretrained.chat` gives for the question alone (up to
-    rounding: a batch takes a slightly different numerical path, so a near tie can flip).
-    """
-    questions = _check_texts("questions", questions)
-    if (
-        not isinstance(max_new_tokens, int)
-        or isinstance(max_new_tokens, bool)
-        or (max_new_tokens < 1)
-    ):
-        raise ValueError(f"max_new_tokens must be a positive int, got {max_new_tokens!r}")
-    if getattr(tokenizer, "chat_template", None) is None:
-        raise ValueError("this tokenizer has no chat template")
-    texts = []
-    for q in questions:
-        messages = ([{"role": "system", "content": system}] if system else []) + [
-            {"role": "user", "content": q}
-        ]
-        texts.append(
-            tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        )
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    try:
-        batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-    finally:
-        tokenizer.padding_side = side
-    out = model.generate(
-        **batch, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=_pad_id(tokenizer)
-    )
-    n = batch["input_ids"].shape[1]
-    return [tokenizer.decode(row[n:], skip_special_tokens=True).strip() for row in out]
 
 
 # ------------------------------------------------------------- small hand-written test sets

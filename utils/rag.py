@@ -9,9 +9,9 @@ a prompt with numbered sources, generation, and the cited source read back (chap
 * :func:`top_k`, :func:`relevant_ranks`: the best ``k`` chunks for each query from a score
   matrix (cosine similarities of unit vectors, or BM25 scores from :mod:`utils.retrieval`), and
   where the first relevant chunk lands.
-* :func:`build_prompt`, :func:`generate_answers`, :func:`parse_citations`,
-  :func:`is_correct`: the prompt with numbered sources, batched greedy chat generation (left
-  padding), the ``[n]`` citations in an answer, and a lenient answer check.
+* :func:`build_prompt`, :func:`parse_citations`, :func:`is_correct`: the prompt with numbered
+  sources, the ``[n]`` citations in an answer, and a lenient answer check. (The answers come from
+  :func:`utils.pretrained.chat_batch`, batched greedy chat generation with left padding.)
 
 The name comes from Lewis et al. (2020), "Retrieval-Augmented Generation for Knowledge-Intensive
 NLP Tasks", who fine-tuned the question encoder and a BART generator together; here the
@@ -23,12 +23,11 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import torch
 
 from .data import split_sentences
-from .env import progress
 from .retrieval import ranks
 
 
@@ -311,60 +310,6 @@ def build_prompt(question: str, passages: Sequence[str] = ()) -> str:
         return f"Answer in a few words. Question: {question}"
     sources = "\n".join(f"[{n}] {p}" for n, p in enumerate(passages, start=1))
     return f"{INSTRUCTION}\n\nSources:\n{sources}\n\nQuestion: {question}"
-
-
-@torch.no_grad()
-def generate_answers(
-    model: Any,
-    tokenizer: Any,
-    prompts: Sequence[str],
-    *,
-    max_new_tokens: int = 24,
-    batch_size: int = 8,
-    answer_prefix: str = "",
-    desc: str | None = None,
-) -> list[str]:
-    """Greedy chat answers to each prompt (a user message), in batches padded on the left.
-
-    ``answer_prefix`` is written at the start of the assistant's turn before generation (a
-    "prefill": ``"["`` makes the model begin with a source number) and is part of the returned
-    answer. Returns one string per prompt (special tokens removed, stripped). Equal to answering
-    each prompt alone, up to the tiny numerical differences of batching (chapter 07.5).
-    ``desc`` shows a progress bar over the batches.
-    """
-    if isinstance(prompts, str) or not all(isinstance(p, str) and p.strip() for p in prompts):
-        raise TypeError("prompts must be a list of non-empty strings")
-    if not isinstance(answer_prefix, str):
-        raise TypeError(f"answer_prefix must be a str, got {type(answer_prefix).__name__}")
-    for name, value in (("max_new_tokens", max_new_tokens), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-    texts = [
-        tokenizer.apply_chat_template(
-            [{"role": "user", "content": p}], add_generation_prompt=True, tokenize=False
-        )
-        + answer_prefix
-        for p in prompts
-    ]
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "left"  # every row ends with its last real token
-    try:
-        answers = []
-        starts = range(0, len(texts), batch_size)
-        for i in progress(starts, desc=desc) if desc else starts:
-            batch = tokenizer(texts[i : i + batch_size], return_tensors="pt", padding=True)
-            out = model.generate(
-                **batch,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                pad_token_id=tokenizer.pad_token_id,
-            )
-            new = out[:, batch["input_ids"].shape[1] :]
-            decoded = tokenizer.batch_decode(new, skip_special_tokens=True)
-            answers += [(answer_prefix + a).strip() for a in decoded]
-    finally:
-        tokenizer.padding_side = side
-    return answers
 
 
 _CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")

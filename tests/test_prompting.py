@@ -167,3 +167,12 @@ def test_hand_written_sets_are_well_formed():
     assert len({q.answer for q in P.MULTIPLE_CHOICE}) > 1  # the right answer moves around
     assert all(refs and isinstance(refs, tuple) for _, refs in P.SHORT_QA)
     assert all(good != bad for _, good, bad in P.JUDGE_PAIRS)
+
+
+def test_judge_prompt_holds_the_question_and_both_answers_in_order(tokenizer):
+    text = P.judge_prompt(tokenizer, "Capital of France?", "Paris", "Lyon")
+    assert text.index(P.JUDGE_INSTRUCTION) < text.index("Answer A: Paris")
+    assert text.index("Answer A: Paris") < text.index("Answer B: Lyon")
+    assert text.endswith("<|im_start|>assistant\n")
+    with pytest.raises(ValueError, match="second"):
+        P.judge_prompt(tokenizer, "Capital of France?", "Paris", " ")

@@ -37,6 +37,7 @@ import torch
 from .scoring import IGNORE_INDEX, sequence_logprob, token_logprobs
 
 __all__ = [
+    "JUDGE_INSTRUCTION",
     "JUDGE_PAIRS",
     "MULTIPLE_CHOICE",
     "SHORT_QA",
@@ -44,6 +45,7 @@ __all__ = [
     "FewShotFormat",
     "MCQuestion",
     "exact_match",
+    "judge_prompt",
     "next_token_logprobs",
     "normalize_answer",
     "perplexity",
@@ -363,6 +365,37 @@ def exact_match(prediction: str, references: str | Sequence[str]) -> bool:
     references = _check_texts("references", references)
     guess = normalize_answer(prediction)
     return any(guess == normalize_answer(r) for r in references)
+
+
+# ------------------------------------------------------------------------- an LLM as a judge
+
+#: The instruction of 09.2's pairwise judge.
+JUDGE_INSTRUCTION = (
+    "You are a judge. Read the question and the two answers, then reply with the "
+    "letter of the correct answer, A or B."
+)
+
+
+def judge_prompt(
+    tokenizer: Any,
+    question: str,
+    first: str,
+    second: str,
+    instruction: str = JUDGE_INSTRUCTION,
+) -> str:
+    """A pairwise judge's chat prompt: the instruction, the question, answers "A" and "B".
+
+    Returns the templated text, ending where the assistant's reply (the verdict) begins.
+    """
+    for name, value in (("question", question), ("first", first), ("second", second)):
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    if getattr(tokenizer, "chat_template", None) is None:
+        raise ValueError("this tokenizer has no chat template")
+    content = f"{instruction}\n\nQuestion: {question}\nAnswer A: {first}\nAnswer B: {second}"
+    return tokenizer.apply_chat_template(
+        [{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False
+    )
 
 
 # ------------------------------------------------------------- small hand-written test sets

@@ -11,6 +11,7 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from utils import instruct as I
+from utils import pretrained
 from utils import scoring as S
 from utils.pretrained import DEFAULT_DECODER, load_tokenizer
 
@@ -94,15 +95,18 @@ def test_date_task_is_repeatable_disjoint_and_right():
     assert I.date_answer(datetime.date(2005, 1, 2)) == "2 January 2005"
 
 
-def test_generate_answers_batched_equals_one_by_one(tokenizer, tiny_llama):
+def test_chat_batch_with_the_short_system_message_equals_one_by_one(tokenizer, tiny_llama):
+    """09.3 answers with utils.pretrained.chat_batch and instruct.SYSTEM."""
     prompts = ["Hi", "Write the date 2017-04-12 in words.", "What is the capital of France?"]
-    batched = I.generate_answers(tiny_llama, tokenizer, prompts, max_new_tokens=5)
-    alone = [I.generate_answers(tiny_llama, tokenizer, [p], max_new_tokens=5)[0] for p in prompts]
+    kwargs = dict(system=I.SYSTEM, max_new_tokens=5)
+    batched = pretrained.chat_batch(prompts, tiny_llama, tokenizer, **kwargs)
+    alone = [pretrained.chat_batch([p], tiny_llama, tokenizer, **kwargs)[0] for p in prompts]
     assert batched == alone and len(batched) == 3
-    assert I.generate_answers(tiny_llama, tokenizer, prompts, max_new_tokens=5, batch_size=2) == (
-        batched
-    )
-    assert not tiny_llama.training
+    assert pretrained.chat_batch(prompts, tiny_llama, tokenizer, batch_size=2, **kwargs) == batched
+    assert batched == [
+        pretrained.chat(p, tiny_llama, tokenizer, system=I.SYSTEM, max_new_tokens=5)
+        for p in prompts
+    ]
 
 
 def test_exact_match():
@@ -151,8 +155,6 @@ def test_bad_input(tokenizer):
         I.date_task(3, 0)
     with pytest.raises(ValueError, match="at most"):
         I.date_task(5000, 1)
-    with pytest.raises(ValueError, match="prompts"):
-        I.generate_answers(None, tokenizer, "a single string")
     with pytest.raises(ValueError, match="as many"):
         I.exact_match(["a"], ["a", "b"])
     x = torch.zeros(3)

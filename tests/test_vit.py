@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch import nn
 
+from utils import vit as V
 from utils.vit import (
     PatchEmbedding,
     ViT,
@@ -180,3 +181,26 @@ def test_bad_input():
         accuracy(model, torch.rand(2, 1, 8, 8), torch.tensor([0.0, 1.0]))
     with pytest.raises(ValueError, match="same length"):
         accuracy(model, torch.rand(2, 1, 8, 8), torch.tensor([0, 1, 2]))
+
+
+def test_clip_loss_by_hand_and_its_bounds():
+    import math
+
+    gen = torch.Generator().manual_seed(0)
+    u, v = torch.randn(5, 7, generator=gen), torch.randn(5, 7, generator=gen)
+    s = torch.nn.functional.normalize(u, dim=-1) @ torch.nn.functional.normalize(v, dim=-1).T
+    s = s.tolist()
+    tau, n = 0.1, 5
+    by_hand = sum(
+        -math.log(math.exp(s[i][i] / tau) / sum(math.exp(s[i][j] / tau) for j in range(n)))
+        - math.log(math.exp(s[i][i] / tau) / sum(math.exp(s[j][i] / tau) for j in range(n)))
+        for i in range(n)
+    ) / (2 * n)
+    assert math.isclose(V.clip_loss(u, v, tau).item(), by_hand, rel_tol=1e-5)
+    assert V.clip_loss(u, u, 0.01).item() < 1e-3  # identical pairs, sharp temperature
+    with pytest.raises(ValueError, match="same shape"):
+        V.clip_loss(u, v[:4])
+    with pytest.raises(ValueError, match="temperature"):
+        V.clip_loss(u, v, 0)
+    with pytest.raises(ValueError, match=r"\(n, d\)"):
+        V.clip_loss(u[0], v[0])

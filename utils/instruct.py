@@ -6,8 +6,8 @@
 * :func:`pad_collate`: a batch of such examples padded on the right, with the attention mask.
 * :func:`date_task`: a generated instruction task with a fixed answer format, "write this ISO
   date in words" (``2017-04-12`` → ``12 April 2017``), with held-out prompts.
-* :func:`generate_answers` / :func:`exact_match`: greedy answers to many prompts, and the share
-  that is exactly right.
+* :func:`exact_match`: the share of answers that is exactly right (the answers come from
+  :func:`utils.pretrained.chat_batch` with :data:`SYSTEM`).
 * :func:`dpo_loss`: the loss of Direct Preference Optimization (Rafailov et al., 2023, "Direct
   Preference Optimization: Your Language Model is Secretly a Reward Model").
 """
@@ -143,45 +143,6 @@ def date_task(
 
 
 @torch.no_grad()
-def generate_answers(
-    model: Any,
-    tokenizer: Any,
-    prompts: Sequence[str],
-    *,
-    system: str | None = SYSTEM,
-    max_new_tokens: int = 12,
-    batch_size: int = 32,
-) -> list[str]:
-    """Greedy answers to ``prompts`` (chat template, left padding, stop at ``eos_token``)."""
-    if isinstance(prompts, str) or len(prompts) == 0:
-        raise ValueError("prompts must be a non-empty list of strings")
-    was_training = model.training
-    model.eval()
-    answers: list[str] = []
-    eos = tokenizer.eos_token_id
-    for start in range(0, len(prompts), batch_size):
-        rows = [prompt_ids(tokenizer, p, system) for p in prompts[start : start + batch_size]]
-        longest = max(map(len, rows))
-        ids = torch.full((len(rows), longest), eos, dtype=torch.long)
-        mask = torch.zeros((len(rows), longest), dtype=torch.long)
-        for i, row in enumerate(rows):  # left padding: every prompt ends at the last column
-            ids[i, longest - len(row) :] = torch.tensor(row)
-            mask[i, longest - len(row) :] = 1
-        out = model.generate(
-            input_ids=ids,
-            attention_mask=mask,
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            eos_token_id=eos,
-            pad_token_id=eos,
-        )
-        answers += [
-            tokenizer.decode(row[longest:], skip_special_tokens=True).strip() for row in out
-        ]
-    model.train(was_training)
-    return answers
-
-
 def exact_match(answers: Sequence[str], targets: Sequence[str]) -> float:
     """Share of ``answers`` equal to their target (after collapsing runs of whitespace)."""
     if len(answers) != len(targets) or len(answers) == 0:

@@ -305,3 +305,35 @@ def train_classifier(
             curve.append((step + 1, accuracy(model, *eval_data)))
     model.eval()
     return losses, curve
+
+
+def clip_loss(
+    image_vectors: torch.Tensor, text_vectors: torch.Tensor, temperature: float = 0.07
+) -> torch.Tensor:
+    """CLIP's symmetric contrastive (InfoNCE) loss over a batch of matched pairs (09.6).
+
+    ``image_vectors`` and ``text_vectors``: ``(n, d)``, row ``i`` of each is a matched pair.
+    Cosine similarities divided by ``temperature`` are the logits of an ``n``-way
+    classification, once over captions for each image and once over images for each caption;
+    the loss is the mean of the two cross-entropies (Radford et al., 2021). A scalar.
+    """
+    for name, x in (("image_vectors", image_vectors), ("text_vectors", text_vectors)):
+        if not isinstance(x, torch.Tensor) or x.dim() != 2:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"{name} must be a (n, d) tensor, got {shape}")
+    if image_vectors.shape != text_vectors.shape:
+        raise ValueError(
+            f"image_vectors {tuple(image_vectors.shape)} and text_vectors "
+            f"{tuple(text_vectors.shape)} must have the same shape (n pairs, d)"
+        )
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, int | float)
+        or temperature <= 0
+    ):
+        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+    u = F.normalize(image_vectors, dim=-1)  # (n, d), unit length
+    v = F.normalize(text_vectors, dim=-1)  # (n, d)
+    logits = u @ v.T / temperature  # (n, n): s_ij / τ
+    targets = torch.arange(len(u), device=u.device)  # pair i is (image i, caption i)
+    return (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)) / 2

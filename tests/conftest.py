@@ -10,6 +10,7 @@
 import os
 
 import pytest
+import torch
 
 from utils.paths import cache_dir
 
@@ -41,3 +42,29 @@ def decoder():
     from utils.pretrained import load_decoder
 
     return load_decoder()
+
+
+@pytest.fixture(scope="session")
+def make_tiny_llama():
+    """A factory for small random Hugging Face Llamas (eval mode, the same weights for the same
+    arguments, the global RNG left as it was): ``make_tiny_llama(vocab_size, **config_overrides)``.
+    For tests of code that takes any causal LM; the defaults are 2 layers, d_model 32, 4 query and
+    2 key/value heads."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    def make(vocab_size, **overrides):
+        sizes = dict(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=64,
+        )
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            return LlamaForCausalLM(
+                LlamaConfig(vocab_size=vocab_size, **(sizes | overrides))
+            ).eval()
+
+    return make

@@ -8,7 +8,6 @@ import types
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
 
 from utils import instruct as I
 from utils import pretrained
@@ -22,10 +21,9 @@ def tokenizer():
 
 
 @pytest.fixture(scope="module")
-def tiny_llama(tokenizer):
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
+def tiny_llama(tokenizer, make_tiny_llama):
+    return make_tiny_llama(
+        len(tokenizer),
         hidden_size=16,
         intermediate_size=32,
         num_hidden_layers=1,
@@ -33,7 +31,6 @@ def tiny_llama(tokenizer):
         num_key_value_heads=1,
         max_position_embeddings=128,
     )
-    return LlamaForCausalLM(config).eval()
 
 
 def test_chat_example_masks_the_prompt_and_keeps_the_end_of_turn(tokenizer):

@@ -94,30 +94,15 @@ def test_bad_input():
         L.add_lora(model, r=1, alpha=1, target_modules=["out"])
 
 
-def tiny_llama():
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=60,
-        hidden_size=32,
-        intermediate_size=48,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=32,
-    )
-    return LlamaForCausalLM(config).eval()
-
-
 @pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing:FutureWarning")
 @pytest.mark.parametrize("targets", [["q_proj", "v_proj"], ["q_proj", "k_proj", "down_proj"]])
-def test_equal_to_peft_lora_with_the_same_weights(targets):
+def test_equal_to_peft_lora_with_the_same_weights(targets, make_tiny_llama):
     import copy
 
     from peft import LoraConfig, get_peft_model
 
-    ours, reference = tiny_llama(), tiny_llama()
+    ours = make_tiny_llama(60, intermediate_size=48, max_position_embeddings=32)
+    reference = make_tiny_llama(60, intermediate_size=48, max_position_embeddings=32)
     n = L.add_lora(ours, r=4, alpha=8, target_modules=targets)
     config = LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules=targets, bias="none")
     theirs = get_peft_model(copy.deepcopy(reference), config).eval()

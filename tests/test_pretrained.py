@@ -479,21 +479,9 @@ def test_load_seq2seq_rejects_unknown_names():
         P.load_seq2seq("t5-base-but-wrong")
 
 
-def test_chat_batch_equals_chat_one_by_one_and_restores_state():
-    from transformers import LlamaConfig, LlamaForCausalLM
-
+def test_chat_batch_equals_chat_one_by_one_and_restores_state(make_tiny_llama):
     tokenizer = P.load_tokenizer()
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-    )
-    model = LlamaForCausalLM(config).train()
+    model = make_tiny_llama(len(tokenizer), max_position_embeddings=512).train()
     questions = ["What is 2 + 2?", "Name a colour.", "Say hello to the class, please."]
     alone = [P.chat(q, model.eval(), tokenizer, max_new_tokens=6) for q in questions]
     model.train()

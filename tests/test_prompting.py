@@ -5,7 +5,6 @@ import math
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
 
 from utils import pretrained
 from utils import prompting as P
@@ -17,19 +16,15 @@ def tokenizer():
 
 
 @pytest.fixture(scope="module")
-def tiny(tokenizer):
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
+def tiny(tokenizer, make_tiny_llama):
+    end_of_turn = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    return make_tiny_llama(
+        len(tokenizer),
         hidden_size=16,
         intermediate_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
         max_position_embeddings=256,
-        eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
+        eos_token_id=end_of_turn,
     )
-    return LlamaForCausalLM(config).eval()
 
 
 def _brute_force_logprob(model, prompt_ids, choice_ids):

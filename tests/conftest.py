@@ -5,6 +5,8 @@
   loopback. A test that tries to reach the internet fails with ``SocketBlockedError``.
 * The Hugging Face cache points at an empty folder, so "is this Hub model cached?" has the same
   answer on every machine, and ``HF_HUB_OFFLINE`` is unset (the socket block is the guard).
+* ``COURSE_DEVICE`` is unset: the tests train on the CPU, as CI does, even for a learner who
+  set it for JupyterLab (the tests of :func:`utils.env.device` set it themselves).
 """
 
 import os
@@ -21,6 +23,7 @@ _HF_HOME = cache_dir("tests-hf-home")  # inside the repo's .cache; never holds a
 os.environ["HF_HOME"] = str(_HF_HOME)
 os.environ["HF_HUB_CACHE"] = str(_HF_HOME / "hub")
 os.environ.pop("HF_HUB_OFFLINE", None)
+os.environ.pop("COURSE_DEVICE", None)
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 

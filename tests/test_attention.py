@@ -242,15 +242,21 @@ def test_mha_bad_input():
     mha = A.MultiHeadAttention(8, 2)
     x = torch.zeros(2, 3, 8)
     with pytest.raises(
-        ValueError, match=r"query must be \(batch, seq, d_model=8\), got torch.Size\(\[2, 3, 6\]\)"
+        ValueError, match=r"query must be \(batch, seq, d_model=8\), got shape \(2, 3, 6\)"
     ):
         mha(torch.zeros(2, 3, 6), x, x)
+    with pytest.raises(
+        TypeError, match=r"key must be a tensor \(batch, seq, d_model=8\), got list"
+    ):
+        mha(x, [[0.0] * 8], x)
     with pytest.raises(ValueError, match="share the batch size"):
         mha(x, x, torch.zeros(2, 4, 8))
     with pytest.raises(ValueError, match="does not broadcast"):
         mha(x, x, x, mask=torch.ones(2, 5, 5, dtype=torch.bool))
-    with pytest.raises(TypeError, match="MultiheadAttention"):
+    with pytest.raises(TypeError, match=r"mha must be a torch\.nn\.MultiheadAttention, got Linear"):
         A.MultiHeadAttention.from_torch(nn.Linear(2, 2))
+    with pytest.raises(TypeError, match=r"d_model must be a positive int, got float 8\.0"):
+        A.MultiHeadAttention(8.0, 2)
 
 
 def test_mha_fully_masked_row_and_cross_attention_masks_equal_pytorch():
@@ -332,3 +338,46 @@ def test_causal_self_attention_equals_masked_mha():
     assert "strict=True" in repr(strict)
     with pytest.raises(ValueError, match=r"\(batch, seq, d_model\)"):
         causal(torch.zeros(6, 16))
+
+
+# ------------------------------------------------------------------ a real pretrained model
+@pytest.mark.slow
+def test_mha_with_minilm_weights_equals_the_models_own_attention():
+    """Each of the 6 layers of all-MiniLM-L6-v2, its weights copied into our class: the same
+    attention weights as the model reports (output_attentions), and the same output as its
+    W_O projection (BertSelfOutput.dense), padding included."""
+    from utils.pretrained import load_encoder
+
+    model, tokenizer = load_encoder(attention="eager")  # eager: it returns the weights
+    texts = ["A cat sits on the mat.", "Attention lets every word look at every other word."]
+    batch = tokenizer(texts, padding=True, return_tensors="pt")
+    assert (batch["attention_mask"] == 0).any()  # the first text is padded
+    projected = []  # what each layer's W_O produces, caught on the way
+    hooks = [
+        layer.attention.output.dense.register_forward_hook(lambda m, i, o: projected.append(o))
+        for layer in model.encoder.layer
+    ]
+    try:
+        with torch.no_grad():
+            out = model(**batch, output_attentions=True, output_hidden_states=True)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    mask = A.padding_mask(batch["attention_mask"], pad_id=0)  # (batch, 1, seq): keys to see
+    for i, layer in enumerate(model.encoder.layer):
+        theirs = layer.attention.self
+        ours = A.MultiHeadAttention(model.config.hidden_size, model.config.num_attention_heads)
+        with torch.no_grad():
+            for proj, linear in (
+                (ours.q_proj, theirs.query),
+                (ours.k_proj, theirs.key),
+                (ours.v_proj, theirs.value),
+                (ours.out_proj, layer.attention.output.dense),
+            ):
+                proj.load_state_dict(linear.state_dict())
+            x = out.hidden_states[i]  # the layer's input, (batch, seq, 384)
+            output, weights = ours.eval()(x, x, x, mask)
+        assert weights.shape == out.attentions[i].shape == (2, 12, x.shape[1], x.shape[1])
+        torch.testing.assert_close(weights, out.attentions[i], atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(output, projected[i], atol=1e-5, rtol=1e-4)
+        assert (weights[0, :, :, batch["attention_mask"][0] == 0] == 0).all()

@@ -57,7 +57,7 @@ def test_embedding_is_a_one_hot_matrix_product():
     assert E.one_hot(ids, 10).sum(-1).eq(1).all()
     with pytest.raises(ValueError, match=r"\[0, 10\)"):
         E.one_hot(torch.tensor([10]), 10)
-    with pytest.raises(TypeError, match="integers"):
+    with pytest.raises(TypeError, match=r"ids must be integer ids, got dtype torch\.float32"):
         E.one_hot(torch.tensor([1.0]), 10)
     with pytest.raises(ValueError, match="vocab_size"):
         E.one_hot(torch.tensor([1]), 0)
@@ -208,12 +208,26 @@ def test_word2vec_is_deterministic():
         ({"min_count": 9999}, "no word"),
         ({"batch_size": 0}, "batch_size"),
         ({"log_every": 0}, "log_every"),
-        ({"lr": 0.0}, "lr must be > 0"),
+        ({"lr": 0.0}, "lr must be a number > 0, got 0.0"),
     ],
 )
 def test_word2vec_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         E.train_word2vec(TOY, progress=False, **kwargs)
+
+
+def test_word2vec_leaves_the_global_rng_alone():
+    """The seed fixes the run whatever the caller's random state, which it leaves as it was."""
+    kwargs = dict(dim=8, min_count=1, epochs=1, batch_size=32, progress=False, seed=3)
+    runs = []
+    for caller_seed in (1, 2):
+        torch.manual_seed(caller_seed)
+        state = torch.get_rng_state()
+        runs.append(E.train_word2vec(TOY, **kwargs))
+        assert torch.equal(torch.get_rng_state(), state)
+    torch.testing.assert_close(runs[0].vectors.vectors, runs[1].vectors.vectors, rtol=0, atol=0)
+    other = E.train_word2vec(TOY, **(kwargs | {"seed": 4}))
+    assert not torch.equal(other.model.in_embed.weight, runs[0].model.in_embed.weight)
 
 
 def test_word2vec_rejects_text_instead_of_word_lists():
@@ -335,6 +349,35 @@ def test_whole_word_vectors_are_rows_of_the_embedding_matrix(encoder):
     assert wv.analogy("man", "king", "woman")[0][0] == "queen"
 
 
+def test_contextual_vectors_read_the_words_own_position(encoder):
+    """The vectors are the hidden states at the first "bank", found here independently from
+    the tokens, at a different position in each sentence (and not the sentence's first or last
+    token), for every layer."""
+    model, tokenizer = encoder
+    sentences = [
+        "The bank approved the loan, said the bank.",  # two of them: the first counts
+        "We sat on the grass by the bank of the river.",
+        "Bank holidays are quiet.",
+    ]
+    out = E.contextual_vectors(sentences, "bank", model, tokenizer)
+    for i, sentence in enumerate(sentences):
+        tokens = tokenizer.convert_ids_to_tokens(tokenizer(sentence)["input_ids"])
+        position = tokens.index("bank")  # [CLS] is token 0
+        assert 0 < position < len(tokens) - 1
+        with torch.no_grad():
+            states = model(**tokenizer(sentence, return_tensors="pt"), output_hidden_states=True)
+        expected = torch.stack([h[0, position] for h in states.hidden_states])
+        torch.testing.assert_close(out[i], expected)
+        # ... and no other position would do: each gives other vectors at the last layer.
+        others = torch.cat(
+            [states.hidden_states[-1][0, :position], states.hidden_states[-1][0, position + 1 :]]
+        )
+        assert not torch.isclose(others, out[i, -1]).all(dim=-1).any()
+    assert [
+        tokenizer(s)["input_ids"].index(tokenizer.convert_tokens_to_ids("bank")) for s in sentences
+    ] == [2, 8, 1]
+
+
 def test_contextual_vectors_shapes_and_errors(encoder):
     model, tokenizer = encoder
     sentences = ["The bank approved the loan.", "We sat on the bank of the river."]
@@ -345,5 +388,7 @@ def test_contextual_vectors_shapes_and_errors(encoder):
     assert not torch.allclose(out[0, -1], out[1, -1])
     with pytest.raises(ValueError, match="does not occur"):
         E.contextual_vectors(["No such word here."], "bank", model, tokenizer)
+    with pytest.raises(ValueError, match="does not occur"):  # "banking" is one token, not "bank"
+        E.contextual_vectors(["The banking sector."], "bank", model, tokenizer)
     with pytest.raises(ValueError, match="not one token"):
         E.contextual_vectors(sentences, "unbelievability", model, tokenizer)

@@ -85,3 +85,64 @@ def test_progress_is_a_text_bar(capsys):
     total = sum(utils.progress(range(5), desc="counting"))
     assert total == 10
     assert "counting" in capsys.readouterr().err
+
+
+def test_course_threads_fixes_the_thread_count(monkeypatch):
+    monkeypatch.setenv("COURSE_THREADS", "3")
+    assert env.default_threads() == 3
+    assert utils.setup().threads == 3
+    assert torch.get_num_threads() == 3
+    monkeypatch.setenv("COURSE_THREADS", " 1 ")
+    assert env.default_threads() == 1
+    monkeypatch.delenv("COURSE_THREADS")
+    assert 1 <= env.default_threads() <= 8
+    monkeypatch.setenv("COURSE_THREADS", "")  # empty: as if unset
+    assert 1 <= env.default_threads() <= 8
+    utils.setup()  # back to the defaults for the other tests
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two", "1.5"])
+def test_bad_course_threads(monkeypatch, value):
+    monkeypatch.setenv("COURSE_THREADS", value)
+    with pytest.raises(ValueError, match="COURSE_THREADS must be a positive integer"):
+        env.default_threads()
+    with pytest.raises(ValueError, match="COURSE_THREADS"):
+        utils.setup()
+
+
+def test_device_defaults_to_the_cpu(monkeypatch):
+    monkeypatch.delenv("COURSE_DEVICE", raising=False)
+    assert env.device() == torch.device("cpu")
+    for value in ("", "cpu", " CPU "):
+        monkeypatch.setenv("COURSE_DEVICE", value)
+        assert env.device() == torch.device("cpu")
+    assert utils.setup().device == "cpu"
+    assert env.resolve_device(None) == torch.device("cpu")
+    assert env.resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(TypeError, match=r"device must be None, a string or a torch\.device"):
+        env.resolve_device(0)
+
+
+@pytest.mark.parametrize("available", [False, True])
+def test_device_cuda_and_auto(monkeypatch, available):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: available)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: int(available))
+    monkeypatch.setenv("COURSE_DEVICE", "auto")
+    assert env.device() == torch.device("cuda" if available else "cpu")
+    for value in ("cuda", "cuda:0"):
+        monkeypatch.setenv("COURSE_DEVICE", value)
+        if available:
+            assert env.device() == torch.device(value)
+        else:
+            with pytest.raises(ValueError, match="asks for an NVIDIA GPU, but PyTorch sees none"):
+                env.device()
+    monkeypatch.setenv("COURSE_DEVICE", "cuda:1")
+    with pytest.raises(ValueError, match="GPU"):
+        env.device()
+
+
+@pytest.mark.parametrize("value", ["gpu", "mps", "cuda:x"])
+def test_bad_device(monkeypatch, value):
+    monkeypatch.setenv("COURSE_DEVICE", value)
+    with pytest.raises(ValueError, match="COURSE_DEVICE must be cpu, cuda, cuda:N or auto"):
+        env.device()

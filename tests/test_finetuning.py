@@ -112,3 +112,21 @@ def test_fine_tune_classifier_rejects_bad_input():
         F.fine_tune_classifier(model, ids, mask, labels, range(64))
     with pytest.raises(ValueError, match="epochs"):
         F.fine_tune_classifier(nn.Linear(2, 2), ids, mask, labels, range(64), epochs=0)
+
+
+def test_fine_tuning_uses_course_device(monkeypatch):
+    model, ids, mask, labels = _task()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("COURSE_DEVICE", "cuda")
+    with pytest.raises(ValueError, match="COURSE_DEVICE=cuda asks for an NVIDIA GPU"):
+        F.fine_tune_classifier(model, ids, mask, labels, range(64), epochs=1)
+    monkeypatch.delenv("COURSE_DEVICE")
+    runs = []
+    for device in (None, "cpu"):
+        model, *_ = _task()
+        moves, original = [], model.to
+        model.to = lambda d, moves=moves, original=original: moves.append(d) or original(d)
+        runs.append(F.fine_tune_classifier(model, ids, mask, labels, range(64), device=device))
+        assert [torch.device(d) for d in moves] == [torch.device("cpu")] * 2
+        assert not model.training
+    assert runs[0] == runs[1]

@@ -70,3 +70,48 @@ def test_train_lm_bad_arguments():
         LM.train_lm(model, ids, steps=10, batch_size=2, lr=1e-3, warmup=10, desc=None)
     with pytest.raises(ValueError):
         LM.train_lm(model, ids, steps=0, batch_size=2, lr=1e-3, desc=None)
+
+
+def _spy_on_moves(model):
+    """Record the devices ``model.to`` is called with."""
+    moves, original = [], model.to
+
+    def to(*args, **kwargs):
+        moves.append(torch.device(args[0]))
+        return original(*args, **kwargs)
+
+    model.to = to
+    return moves
+
+
+def test_train_lm_trains_on_course_device(monkeypatch):
+    ids = torch.tensor([0, 1, 2, 3, 4, 5] * 20)
+    kwargs = dict(steps=6, batch_size=4, lr=1e-2, warmup=1, eval_every=3, desc=None)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("COURSE_DEVICE", "cuda")
+    model = GPT(GPTConfig(vocab_size=6, block_size=8, n_layer=1, n_head=2, n_embd=16))
+    with pytest.raises(ValueError, match="COURSE_DEVICE=cuda asks for an NVIDIA GPU"):
+        LM.train_lm(model, ids, **kwargs)
+    monkeypatch.delenv("COURSE_DEVICE")
+    runs = []
+    for device in (None, "cpu"):
+        torch.manual_seed(0)
+        model = GPT(GPTConfig(vocab_size=6, block_size=8, n_layer=1, n_head=2, n_embd=16))
+        moves = _spy_on_moves(model)
+        runs.append((LM.train_lm(model, ids, ids, device=device, **kwargs), model.state_dict()))
+        assert moves == [torch.device("cpu")] * 2  # there for the training, then back home
+    assert runs[0][0] == runs[1][0]  # None means the CPU: the same numbers
+    for name, value in runs[0][1].items():
+        assert torch.equal(value, runs[1][1][name])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs an NVIDIA GPU")
+def test_train_lm_on_a_gpu_returns_the_model_home():
+    torch.manual_seed(0)
+    ids = torch.tensor([0, 1, 2, 3, 4, 5] * 60)
+    model = GPT(GPTConfig(vocab_size=6, block_size=8, n_layer=1, n_head=2, n_embd=16))
+    history = LM.train_lm(
+        model, ids, steps=60, batch_size=8, lr=1e-2, warmup=5, desc=None, device="cuda"
+    )
+    assert history["train"][-1] < 0.2
+    assert next(model.parameters()).device.type == "cpu"

@@ -26,17 +26,27 @@ def test_sinusoidal_other_base_and_dtype():
 
 
 @pytest.mark.parametrize(
-    ("max_len", "d_model", "match"),
+    ("max_len", "d_model", "error", "match"),
     [
-        (10, 7, "must be even"),
-        (10, 0, "positive int"),
-        (0, 8, "max_len"),
-        (10, 2.0, "positive int"),
+        (10, 7, ValueError, "d_model must be even .* got 7"),
+        (10, 0, ValueError, "d_model must be a positive int, got 0"),
+        (0, 8, ValueError, "max_len must be a positive int, got 0"),
+        (10, 2.0, TypeError, "d_model must be a positive int, got float 2.0"),
+        (10.0, 8, TypeError, "max_len must be a positive int, got float 10.0"),
     ],
 )
-def test_sinusoidal_bad_sizes(max_len, d_model, match):
-    with pytest.raises(ValueError, match=match):
+def test_sinusoidal_bad_sizes(max_len, d_model, error, match):
+    with pytest.raises(error, match=match):
         P.sinusoidal_positional_encoding(max_len, d_model)
+    with pytest.raises(ValueError, match="base must be a number > 1, got 1"):
+        P.sinusoidal_positional_encoding(10, 8, base=1)
+
+
+def test_the_old_private_checker_is_the_shared_one():
+    """Other modules import positional._check_positive_int: it is utils.validation's."""
+    from utils.validation import check_positive_int
+
+    assert P._check_positive_int is check_positive_int
 
 
 def test_every_position_has_unit_pair_norms_and_a_distinct_code():
@@ -72,8 +82,12 @@ def test_sinusoidal_layer_adds_the_table():
     assert len(list(layer.parameters())) == 0
     with pytest.raises(ValueError, match="longer than max_len=20"):
         layer(torch.zeros(1, 21, 8))
-    with pytest.raises(ValueError, match=r"\(batch, seq, d_model=8\)"):
+    with pytest.raises(
+        ValueError, match=r"x must be \(batch, seq, d_model=8\), got shape \(5, 8\)"
+    ):
         layer(torch.zeros(5, 8))
+    with pytest.raises(ValueError, match=r"got shape \(1, 5, 6\)"):
+        layer(torch.zeros(1, 5, 6))
 
 
 def test_learned_layer_has_one_vector_per_position():
@@ -120,8 +134,12 @@ def test_rotary_bad_input():
         P.apply_rotary(torch.zeros(3, 4), positions=[0, 1, 2])
     with pytest.raises(ValueError, match="x must be a tensor"):
         P.apply_rotary(torch.zeros(4))
-    with pytest.raises(ValueError, match="positions must be"):
+    with pytest.raises(ValueError, match=r"positions must be \(seq=4,\), got shape \(3,\)"):
         P.apply_rotary(torch.zeros(4, 6), positions=torch.arange(3))
+    with pytest.raises(TypeError, match="x must be a tensor"):
+        P.apply_rotary([[0.0, 1.0]])
+    with pytest.raises(TypeError, match="k must be an int, got float"):
+        P.shift_matrix(1.0, 8)
 
 
 def test_sinusoidal_layer_keeps_float64_precision():

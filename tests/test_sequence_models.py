@@ -1,3 +1,5 @@
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -18,13 +20,19 @@ def test_first_token_recall():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"length": 0}, {"batch_size": 0}, {"vocab_size": 1}, {"length": 2.0}]
+    ("kwargs", "error", "match"),
+    [
+        ({"length": 0}, ValueError, "length must be a positive int, got 0"),
+        ({"batch_size": 0}, ValueError, "batch_size must be a positive int, got 0"),
+        ({"vocab_size": 1}, ValueError, "vocab_size must be an int >= 2, got 1"),
+        ({"length": 2.0}, TypeError, "length must be a positive int, got float 2.0"),
+    ],
 )
-def test_first_token_recall_bad_sizes(kwargs):
+def test_first_token_recall_bad_sizes(kwargs, error, match):
     args = {"batch_size": 2, "length": 3, "vocab_size": 4} | kwargs
-    with pytest.raises(ValueError, match="must be an int"):
+    with pytest.raises(error, match=match):
         tasks.first_token_recall(**args)
-    with pytest.raises(TypeError, match="seed"):
+    with pytest.raises(TypeError, match=r"seed must be an int, a torch\.Generator or None"):
         tasks.first_token_recall(2, 3, 4, seed="x")
 
 
@@ -39,7 +47,7 @@ def test_model_errors():
         S.make_model("gru")
     with pytest.raises(ValueError, match="forget_bias only"):
         S.RecurrentClassifier("rnn", 4, forget_bias=1.0)
-    with pytest.raises(ValueError, match=r"\(batch, seq\), got \(4,\)"):
+    with pytest.raises(ValueError, match=r"tokens must be \(batch, seq\), got shape \(4,\)"):
         S.make_model("lstm", 4)(torch.zeros(4, dtype=torch.int64))
     with pytest.raises(ValueError, match="max_len=8"):
         S.AttentionClassifier(4, max_len=8)(torch.zeros(1, 9, dtype=torch.int64))
@@ -66,6 +74,19 @@ def test_recall_accuracy_learns_a_short_sequence(kind):
     assert accuracy > 0.9
 
 
+def test_recall_accuracy_leaves_the_global_rng_alone():
+    """It seeds PyTorch's generator for its own run (the result does not depend on the caller's
+    state) and restores the caller's state afterwards."""
+    make = lambda: S.make_model("rnn", size=8)  # noqa: E731
+    results = []
+    for caller_seed in (1, 2):
+        torch.manual_seed(caller_seed)
+        state = torch.get_rng_state()
+        results.append(S.recall_accuracy(make, length=3, steps=3, test_size=50))
+        assert torch.equal(torch.get_rng_state(), state)
+    assert results[0] == results[1]
+
+
 def test_recall_accuracy_is_repeatable_and_can_fail():
     make = lambda: S.make_model("rnn")  # noqa: E731
     first = S.recall_accuracy(make, length=30, steps=60)
@@ -73,10 +94,16 @@ def test_recall_accuracy_is_repeatable_and_can_fail():
     assert first < 0.5  # far back, a briefly trained RNN is near chance (1/8)
 
 
-def test_median_time():
-    calls = []
-    seconds = timing.median_time(lambda: calls.append(1), repeat=3, warmup=2)
-    assert len(calls) == 5 and seconds >= 0
+def test_median_time_skips_the_warm_up_and_takes_the_median(monkeypatch):
+    """A scripted clock: each call of fn takes the next duration, in seconds."""
+    clock = [0.0]
+    monkeypatch.setattr(timing, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    durations = iter([50.0, 40.0, 1.0, 30.0, 2.0])  # 2 warm-up calls, then 3 timed ones
+
+    def fn():
+        clock[0] += next(durations)
+
+    assert timing.median_time(fn, repeat=3, warmup=2) == 2.0  # not the mean (11), nor 50
     with pytest.raises(TypeError):
         timing.median_time(42)
     with pytest.raises(ValueError):
@@ -119,6 +146,9 @@ def test_per_token_model_without_positions_cannot_copy():
     S.train_per_token(model, tasks.previous_token, length=10, steps=300)
     acc = S.accuracy_by_position(model, tasks.previous_token, length=10, n=200)
     assert acc[5:].mean() < 0.5  # it cannot tell which earlier token came last
+    # ... but it did learn what a set allows: at position 1 the answer is "the other token"
+    # (an untrained model would be at chance, 1/16, everywhere), and more candidates, less luck.
+    assert acc[1] > 0.9 and acc[2] > acc[9]
 
 
 def test_per_token_model_rejects_ids_outside_its_vocabulary():
@@ -128,3 +158,25 @@ def test_per_token_model_rejects_ids_outside_its_vocabulary():
     tokens, _ = tasks.previous_token(2, 5, vocab_size=16, seed=0)
     with pytest.raises(ValueError, match=r"\[0, 8\)"):
         model(tokens.clamp(min=8))
+
+
+def test_train_per_token_device(monkeypatch):
+    """``device=None`` reads COURSE_DEVICE (the CPU by default); the same losses on the CPU
+    whichever way it is asked for."""
+    from utils.attention import CausalSelfAttention
+
+    def run(**kwargs):
+        torch.manual_seed(0)
+        model = S.PerTokenModel(16, 16, CausalSelfAttention(16, 2))
+        return model, S.train_per_token(model, tasks.previous_token, length=6, steps=3, **kwargs)
+
+    monkeypatch.delenv("COURSE_DEVICE", raising=False)
+    model, default = run()
+    assert run(device="cpu")[1] == run(device=torch.device("cpu"))[1] == default
+    assert next(model.parameters()).device.type == "cpu" and not model.training
+    with pytest.raises(TypeError, match="device must be"):
+        run(device=0)
+    if not torch.cuda.is_available():  # None asks COURSE_DEVICE, which asks for a GPU here
+        monkeypatch.setenv("COURSE_DEVICE", "cuda")
+        with pytest.raises(ValueError, match="COURSE_DEVICE"):
+            run()

@@ -74,7 +74,10 @@ def test_predict_matches_generate_and_beams(tokenizer):
     batch = tokenizer(inputs, padding=True, return_tensors="pt")
     out = model.generate(**batch, max_new_tokens=5, do_sample=False)
     assert texts == tokenizer.batch_decode(out, skip_special_tokens=True)
-    assert len(TR.predict(model, tokenizer, inputs, num_beams=2, max_new_tokens=5)) == 7
+    beams = model.generate(**batch, max_new_tokens=5, num_beams=2, do_sample=False)
+    assert TR.predict(model, tokenizer, inputs, num_beams=2, max_new_tokens=5) == (
+        tokenizer.batch_decode(beams, skip_special_tokens=True)
+    )
 
 
 def test_save_and_load_course_t5(tmp_path, monkeypatch, tokenizer):
@@ -118,3 +121,21 @@ def test_bad_input(tokenizer):
         )
     with pytest.raises(ValueError, match="list of strings"):
         TR.predict(small_model(len(tokenizer)), tokenizer, "one text")
+
+
+def test_course_t5_model_is_seeded_and_leaves_the_global_rng_alone():
+    models = []
+    for caller_seed in (1, 2):
+        torch.manual_seed(caller_seed)
+        state = torch.get_rng_state()
+        models.append(TR.course_t5_model(100))
+        assert torch.equal(torch.get_rng_state(), state)
+    for a, b in zip(models[0].state_dict().values(), models[1].state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    torch.manual_seed(TR.COURSE_T5["seed"])  # the weights are those of a model seeded so
+    from transformers import T5ForConditionalGeneration
+
+    reference = T5ForConditionalGeneration(models[0].config)
+    assert torch.equal(reference.shared.weight, models[0].shared.weight)
+    with pytest.raises(ValueError, match="vocab_size must be a positive int"):
+        TR.course_t5_model(0)

@@ -117,9 +117,15 @@ def test_load_rejects_other_files(tmp_path):
             T.BPETokenizer.load(bad)
 
 
-@pytest.mark.parametrize("size", [255, 0, -1, 2.5, True])
+@pytest.mark.parametrize("size", [255, 0, -1])
 def test_vocab_size_below_256_is_refused(size):
-    with pytest.raises(ValueError, match=">= 256"):
+    with pytest.raises(ValueError, match=f"vocab_size must be an int >= 256 .*, got {size}"):
+        T.BPETokenizer().train("abc", size)
+
+
+@pytest.mark.parametrize("size", [256.0, 2.5, True, "300"])
+def test_vocab_size_must_be_an_int(size):
+    with pytest.raises(TypeError, match="vocab_size must be an int, got"):
         T.BPETokenizer().train("abc", size)
 
 
@@ -207,3 +213,45 @@ def test_same_vocabulary_as_huggingface_bpe_with_gpt2_pre_tokenization():
     theirs = T.huggingface_vocabulary(T.train_huggingface_bpe(articles, 1256))
     ours = set(T.BPETokenizer(gpt2).train(articles, 1256).vocab.values())
     assert ours == theirs
+
+
+def test_token_bytes_are_the_bytes_each_token_stands_for(tok):
+    assert tok.token_bytes(ord("a")) == b"a" and tok.token_bytes(0) == b"\x00"
+    for k, (a, b) in enumerate(tok.merges):  # a merged token is its two parts, in order
+        assert tok.token_bytes(256 + k) == tok.token_bytes(a) + tok.token_bytes(b)
+    assert len(tok.token_bytes(tok.vocab_size - 1)) > 1
+    text = "the cat sat. héllo 日本 👋🏽"
+    ids = tok.encode(text)
+    assert b"".join(tok.token_bytes(i) for i in ids) == T.to_bytes(text)
+    with pytest.raises(ValueError, match=r"id 300 is out of range"):
+        tok.token_bytes(300)
+    with pytest.raises(TypeError, match="integers"):
+        tok.token_bytes(1.0)
+
+
+def test_compression_counts_by_hand():
+    chars = T.CharTokenizer().fit("aab")  # ids: <unk> 0, a 1, b 2
+    texts = ["abc", "é"]  # ids [1, 2, 0] and [0]: 4 tokens, 4 characters, 3 + 2 = 5 bytes
+    assert T.compression(chars, texts, unk_id=0) == {
+        "tokens": 4,
+        "tokens_per_kchar": 1000.0,
+        "bytes_per_token": 1.25,
+        "unk_rate": 0.5,
+    }
+    assert T.compression(chars, texts)["unk_rate"] == 0.0  # no unk_id: nothing counted
+    assert T.compression(chars, "abc")["tokens"] == 3  # one string is one text
+    with pytest.raises(ValueError, match="no tokens"):
+        T.compression(chars, [""])
+
+
+def test_compression_of_bpe_agrees_with_its_token_bytes(tok):
+    texts = [TRAIN, "héllo wörld"]
+    ids = [i for t in texts for i in tok.encode(t)]
+    stats = T.compression(tok, texts)
+    assert stats["tokens"] == len(ids)
+    assert stats["tokens_per_kchar"] == pytest.approx(1000 * len(ids) / sum(map(len, texts)))
+    # every byte belongs to exactly one token: bytes per token is the tokens' mean length
+    mean_length = sum(len(tok.token_bytes(i)) for i in ids) / len(ids)
+    assert stats["bytes_per_token"] == pytest.approx(mean_length)
+    assert stats["bytes_per_token"] > 1.5  # merges make tokens longer than single bytes
+    assert T.compression(tok.truncated(0), texts)["bytes_per_token"] == 1.0

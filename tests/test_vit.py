@@ -204,3 +204,22 @@ def test_clip_loss_by_hand_and_its_bounds():
         V.clip_loss(u, v, 0)
     with pytest.raises(ValueError, match=r"\(n, d\)"):
         V.clip_loss(u[0], v[0])
+
+
+def test_training_uses_course_device(monkeypatch):
+    images, labels = torch.rand(16, 1, 8, 8), torch.arange(16) % 2
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("COURSE_DEVICE", "cuda")
+    with pytest.raises(ValueError, match="COURSE_DEVICE=cuda asks for an NVIDIA GPU"):
+        train_classifier(small(num_classes=2), images, labels, steps=2, batch_size=4)
+    monkeypatch.delenv("COURSE_DEVICE")
+    runs = []
+    for device in (None, "cpu"):
+        torch.manual_seed(1)
+        model = small(num_classes=2)
+        moves, original = [], model.to
+        model.to = lambda d, moves=moves, original=original: moves.append(d) or original(d)
+        runs.append(train_classifier(model, images, labels, steps=4, batch_size=4, device=device))
+        assert [torch.device(d) for d in moves] == [torch.device("cpu")] * 2
+        assert not model.training
+    assert runs[0] == runs[1]

@@ -28,17 +28,25 @@ import math
 import torch
 from torch import nn
 
+from .validation import (
+    INTEGER_DTYPES,
+    check_dtype,
+    check_positive_int,
+    check_probability,
+    check_shape,
+    check_tensor,
+    check_type,
+)
+
 
 def _shape(x: torch.Tensor) -> tuple[int, ...]:
     return tuple(x.shape)
 
 
 def _check_mask(mask: torch.Tensor, scores_shape: torch.Size) -> torch.Tensor:
-    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-        raise TypeError(
-            "mask must be a bool tensor, True where attention is allowed; got "
-            f"{getattr(mask, 'dtype', type(mask).__name__)}"
-        )
+    what = "a bool tensor, True where attention is allowed"
+    check_type("mask", mask, torch.Tensor, what)
+    check_dtype("mask", mask, torch.bool, what)
     try:
         shape = torch.broadcast_shapes(mask.shape, scores_shape)
     except RuntimeError:
@@ -69,10 +77,7 @@ def scaled_dot_product_attention(
     (training), weights are dropped and rescaled, and the returned weights are those used.
     """
     for name, t in (("q", q), ("k", k), ("v", v)):
-        if not isinstance(t, torch.Tensor) or t.dim() < 2:
-            raise ValueError(
-                f"{name} must be a tensor (..., seq, dim), got {getattr(t, 'shape', t)}"
-            )
+        check_tensor(name, t, min_ndim=2, dims="a tensor (..., seq, dim)")
     if q.shape[-1] != k.shape[-1]:
         raise ValueError(
             f"q and k must have the same last dimension d_k: q {_shape(q)}, k {_shape(k)}"
@@ -88,8 +93,7 @@ def scaled_dot_product_attention(
             "the leading (batch, heads, ...) dimensions of q, k and v must broadcast: "
             f"q {_shape(q)}, k {_shape(k)}, v {_shape(v)}"
         ) from None
-    if not 0.0 <= dropout_p < 1.0:
-        raise ValueError(f"dropout_p must be in [0, 1), got {dropout_p}")
+    check_probability("dropout_p", dropout_p)
     d_k = q.shape[-1]
     scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)  # (..., seq_q, seq_k)
     if mask is not None:
@@ -106,8 +110,7 @@ def scaled_dot_product_attention(
 def causal_mask(seq_len: int, device: torch.device | str | None = None) -> torch.Tensor:
     """The look-ahead mask, bool ``(seq_len, seq_len)``: position ``i`` may attend to ``j ≤ i``.
     ``True`` on and below the diagonal."""
-    if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 1:
-        raise ValueError(f"seq_len must be a positive int, got {seq_len!r}")
+    check_positive_int("seq_len", seq_len)
     return torch.ones(seq_len, seq_len, dtype=torch.bool, device=device).tril()
 
 
@@ -116,10 +119,8 @@ def padding_mask(ids: torch.Tensor, pad_id: int) -> torch.Tensor:
     where ``ids == pad_id``. It broadcasts against scores ``(batch, seq_q, seq_k)``, and
     :class:`MultiHeadAttention` adds the heads dimension itself. Combine with a causal mask by
     ``&``."""
-    if not isinstance(ids, torch.Tensor) or ids.dim() != 2:
-        raise ValueError(f"ids must be a (batch, seq) tensor, got {getattr(ids, 'shape', ids)}")
-    if ids.dtype.is_floating_point:
-        raise TypeError(f"ids must be integer token ids, got dtype {ids.dtype}")
+    check_tensor("ids", ids, ndim=2, dims="(batch, seq)")
+    check_dtype("ids", ids, INTEGER_DTYPES, "integer token ids")
     return (ids != pad_id).unsqueeze(1)
 
 
@@ -137,16 +138,14 @@ class MultiHeadAttention(nn.Module):
         self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True
     ) -> None:
         super().__init__()
-        for name, value in (("d_model", d_model), ("num_heads", num_heads)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        check_positive_int("d_model", d_model)
+        check_positive_int("num_heads", num_heads)
         if d_model % num_heads:
             raise ValueError(
                 f"d_model={d_model} is not divisible by num_heads={num_heads}: each head gets "
                 "d_model / num_heads dimensions"
             )
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        check_probability("dropout", dropout)
         self.d_model, self.num_heads, self.d_k = d_model, num_heads, d_model // num_heads
         self.dropout = dropout
         self.q_proj = nn.Linear(d_model, d_model, bias=bias)
@@ -180,11 +179,9 @@ class MultiHeadAttention(nn.Module):
         Returns ``(output (batch, seq_q, d_model), weights (batch, num_heads, seq_q, seq_k))``.
         """
         for name, t in (("query", query), ("key", key), ("value", value)):
-            if not isinstance(t, torch.Tensor) or t.dim() != 3 or t.shape[-1] != self.d_model:
-                raise ValueError(
-                    f"{name} must be (batch, seq, d_model={self.d_model}), got "
-                    f"{getattr(t, 'shape', t)}"
-                )
+            check_shape(
+                name, t, (None, None, self.d_model), dims=f"(batch, seq, d_model={self.d_model})"
+            )
         if key.shape[:2] != value.shape[:2] or query.shape[0] != key.shape[0]:
             raise ValueError(
                 "query, key and value must share the batch size, and key and value the length: "
@@ -194,8 +191,7 @@ class MultiHeadAttention(nn.Module):
         k = self.split_heads(self.k_proj(key))  # (batch, heads, seq_k, d_k)
         v = self.split_heads(self.v_proj(value))  # (batch, heads, seq_k, d_k)
         if mask is not None:
-            if not isinstance(mask, torch.Tensor):
-                raise TypeError(f"mask must be a bool tensor, got {type(mask).__name__}")
+            check_type("mask", mask, torch.Tensor, "a bool tensor, True where attention is allowed")
             batch, seq_q, seq_k = query.shape[0], query.shape[1], key.shape[1]
             expected = (
                 (batch, seq_q, seq_k) if mask.dim() <= 3 else (batch, self.num_heads, seq_q, seq_k)
@@ -211,8 +207,7 @@ class MultiHeadAttention(nn.Module):
     def from_torch(cls, mha: nn.MultiheadAttention) -> MultiHeadAttention:
         """A copy of ``torch.nn.MultiheadAttention``'s weights (its ``in_proj_weight`` stacks
         W_Q, W_K and W_V as one ``(3 d_model, d_model)`` matrix)."""
-        if not isinstance(mha, nn.MultiheadAttention):
-            raise TypeError(f"expected torch.nn.MultiheadAttention, got {type(mha).__name__}")
+        check_type("mha", mha, nn.MultiheadAttention, "a torch.nn.MultiheadAttention")
         if mha.in_proj_weight is None:
             raise ValueError("only MultiheadAttention with kdim == vdim == embed_dim is supported")
         if mha.bias_k is not None or mha.add_zero_attn:
@@ -258,8 +253,7 @@ class CausalSelfAttention(MultiHeadAttention):
     def forward(  # type: ignore[override]
         self, x: torch.Tensor, mask: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        if not isinstance(x, torch.Tensor) or x.dim() != 3:
-            raise ValueError(f"x must be (batch, seq, d_model), got {getattr(x, 'shape', x)}")
+        check_tensor("x", x, ndim=3, dims="(batch, seq, d_model)")
         causal = causal_mask(x.shape[1], device=x.device)
         if self.strict:
             causal = causal.tril(diagonal=-1)

@@ -11,26 +11,28 @@ Both work on a batch of sources at once and need a model with ``encode(src) → 
 src_mask)`` and ``decode(tgt, memory, src_mask) → logits``, as
 :class:`utils.transformer.Transformer` has. No cache: each step re-runs the decoder on the
 whole prefix, which is simple and fast enough for short outputs (chapter 07 adds a KV cache).
+
+The model must be in eval mode (``model.eval()``): in training mode dropout would make every
+step random, so both raise ``ValueError`` rather than decode with it.
 """
 
 from __future__ import annotations
 
 import torch
 
-from .positional import _check_positive_int
+from .validation import check_non_negative_int, check_number, check_positive_int, check_tensor
 
 
-def _check(src: torch.Tensor, max_len: int, bos_id: int, eos_id: int) -> None:
-    if not isinstance(src, torch.Tensor) or src.dim() != 2:
+def _check(model, src: torch.Tensor, max_len: int, bos_id: int, eos_id: int, caller: str) -> None:
+    if getattr(model, "training", False):
         raise ValueError(
-            f"src must be a (batch, seq) tensor of ids, got {getattr(src, 'shape', src)}"
+            f"{caller} needs the model in eval mode, got a model in training mode (dropout "
+            "would make every step random): call model.eval() first"
         )
-    _check_positive_int("max_len", max_len)
-    for name, value in (("bos_id", bos_id), ("eos_id", eos_id)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(
-                f"{name} must be a non-negative Python int (a token id), got {value!r}"
-            )
+    check_tensor("src", src, ndim=2, dims="(batch, seq) of token ids")
+    check_positive_int("max_len", max_len)
+    check_non_negative_int("bos_id", bos_id)
+    check_non_negative_int("eos_id", eos_id)
     if bos_id == eos_id:
         raise ValueError(f"bos_id and eos_id must differ, both are {bos_id}")
 
@@ -40,8 +42,9 @@ def greedy_decode(
     model, src: torch.Tensor, *, bos_id: int, eos_id: int, max_len: int = 50
 ) -> torch.Tensor:
     """``src`` ``(batch, seq_s)`` → output ids ``(batch, ≤ max_len)`` without ``<bos>``; each row
-    ends with ``eos_id`` (then ``model.pad_id``) unless it reached ``max_len`` first."""
-    _check(src, max_len, bos_id, eos_id)
+    ends with ``eos_id`` (then ``model.pad_id``) unless it reached ``max_len`` first. The model
+    must be in eval mode."""
+    _check(model, src, max_len, bos_id, eos_id, "greedy_decode")
     memory, src_mask = model.encode(src)
     out = torch.full((src.shape[0], 1), bos_id, dtype=torch.long, device=src.device)
     done = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)
@@ -71,14 +74,14 @@ def beam_search(
     Returns ``(sequences, scores)``: ids ``(batch, beam_size, ≤ max_len)`` without ``<bos>``
     (padded with ``model.pad_id`` after ``<eos>``), best first, and their scores
     ``(batch, beam_size)``: the sum of log-probabilities, divided by the length penalty when
-    ``length_penalty > 0``. ``sequences[:, 0]`` is the answer.
+    ``length_penalty > 0``. ``sequences[:, 0]`` is the answer. The model must be in eval mode.
+
+    Every row of the batch is searched on its own: the result equals a call per row (up to
+    padding columns at the end).
     """
-    _check(src, max_len, bos_id, eos_id)
-    _check_positive_int("beam_size", beam_size)
-    if isinstance(length_penalty, bool) or not isinstance(length_penalty, (int, float)):
-        raise ValueError(f"length_penalty must be a number (alpha), got {length_penalty!r}")
-    if not 0 <= length_penalty < float("inf"):
-        raise ValueError(f"length_penalty must be >= 0 and finite, got {length_penalty}")
+    _check(model, src, max_len, bos_id, eos_id, "beam_search")
+    check_positive_int("beam_size", beam_size)
+    check_number("length_penalty", length_penalty, low=0)
     batch, k = src.shape[0], beam_size
     memory, src_mask = model.encode(src)
     memory = memory.repeat_interleave(k, dim=0)  # (batch * k, seq_s, d_model)

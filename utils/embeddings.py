@@ -35,14 +35,22 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
+from .validation import (
+    INTEGER_DTYPES,
+    check_dtype,
+    check_number,
+    check_positive_int,
+    check_tensor,
+    check_type,
+)
+
 WORD_PATTERN = r"[a-z]+(?:'[a-z]+)?"
 
 
 # ------------------------------------------------------------------------------ words and ids
 def words(text: str) -> list[str]:
     """Lower-case words of ``text`` (letters, with an inner apostrophe: "don't")."""
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    check_type("text", text, str, "a str")
     return re.findall(WORD_PATTERN, text.lower())
 
 
@@ -68,8 +76,7 @@ class Vocabulary:
     """
 
     def __init__(self, sentences: Iterable[Sequence[str]], min_count: int = 5) -> None:
-        if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
-            raise ValueError(f"min_count must be a positive int, got {min_count!r}")
+        check_positive_int("min_count", min_count)
         counts = Counter(w for s in _check_sentences(sentences) for w in s)
         kept = sorted(
             (w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w)
@@ -108,11 +115,8 @@ class Vocabulary:
 
 def one_hot(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
     """One-hot rows: ``ids (...)`` int → float ``(..., vocab_size)`` with a single 1 per row."""
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 1:
-        raise ValueError(f"vocab_size must be a positive int, got {vocab_size!r}")
-    ids = torch.as_tensor(ids)
-    if ids.dtype.is_floating_point or ids.dtype == torch.bool:
-        raise TypeError(f"ids must be integers, got dtype {ids.dtype}")
+    check_positive_int("vocab_size", vocab_size)
+    ids = check_dtype("ids", torch.as_tensor(ids), INTEGER_DTYPES, "integer ids")
     if ids.numel() and (ids.min() < 0 or ids.max() >= vocab_size):
         raise ValueError(
             f"ids must be in [0, {vocab_size}), got values from {ids.min().item()} "
@@ -127,8 +131,7 @@ def embedding_as_matmul(ids: torch.Tensor, weight: torch.Tensor) -> torch.Tensor
     ``ids (...)``, ``weight (vocab, dim)`` → ``(..., dim)``. Equal to ``weight[ids]``, but it
     spends ``vocab × dim`` multiply-adds per token to find one row.
     """
-    if weight.dim() != 2:
-        raise ValueError(f"weight must be (vocab, dim), got shape {tuple(weight.shape)}")
+    check_tensor("weight", weight, ndim=2, dims="(vocab, dim)")
     return one_hot(ids, weight.shape[0]).to(weight.dtype) @ weight
 
 
@@ -154,8 +157,7 @@ def unigram_table(counts: torch.Tensor, power: float = 0.75, size: int = 100_000
     """Word2vec's sampling table: int64 ``(size,)`` in which word ``i`` fills about
     ``size * P(i)`` slots (:func:`noise_distribution`). A uniform random slot is then a sample
     from ``P``: ``table[torch.randint(size, shape)]``. Every word gets at least one slot."""
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f"size must be a positive int, got {size!r}")
+    check_positive_int("size", size)
     p = noise_distribution(counts, power)
     if size < len(p):
         raise ValueError(f"size={size} is smaller than the vocabulary ({len(p)} words)")
@@ -178,8 +180,7 @@ def keep_probabilities(counts: torch.Tensor, sample: float = 1e-3) -> torch.Tens
     ``f`` (its share of all tokens) is kept with probability ``(sqrt(f/sample) + 1) * sample/f``,
     capped at 1, the formula of the word2vec C code and gensim. ``sample=0`` keeps everything."""
     counts = _check_counts(counts)
-    if sample < 0:
-        raise ValueError(f"sample must be ≥ 0, got {sample}")
+    check_number("sample", sample, low=0)
     if sample == 0:
         return torch.ones_like(counts)
     f = counts / counts.sum()
@@ -199,10 +200,9 @@ def skipgram_pairs(
     often than far ones; with ``keep`` (:func:`keep_probabilities`) frequent words are first
     dropped at random.
     """
-    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-        raise ValueError(f"window must be a positive int, got {window!r}")
-    if keep is not None and keep.dim() != 1:
-        raise ValueError(f"keep must be (vocab,), got shape {tuple(keep.shape)}")
+    check_positive_int("window", window)
+    if keep is not None:
+        check_tensor("keep", keep, ndim=1, dims="(vocab,)")
     centres, contexts = [], []
     for ids in sentences:
         ids = torch.as_tensor(ids, dtype=torch.int64)
@@ -242,9 +242,8 @@ class SkipGram(nn.Module):
 
     def __init__(self, vocab_size: int, dim: int) -> None:
         super().__init__()
-        for name, value in (("vocab_size", vocab_size), ("dim", dim)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        check_positive_int("vocab_size", vocab_size)
+        check_positive_int("dim", dim)
         self.in_embed = nn.Embedding(vocab_size, dim)
         self.out_embed = nn.Embedding(vocab_size, dim)
         nn.init.uniform_(self.in_embed.weight, -0.5 / dim, 0.5 / dim)
@@ -304,25 +303,30 @@ def train_word2vec(
 
     The settings mirror gensim's ``Word2Vec`` (``vector_size``, ``window``, ``negative``,
     ``min_count``, ``sample``, ``epochs``); the optimiser is Adam on mini-batches, with the
-    learning rate decaying linearly to 0 as word2vec's does.
+    learning rate decaying linearly to 0 as word2vec's does. ``seed`` fixes everything random
+    (initial weights, sub-sampling, windows, negatives); PyTorch's global random number
+    generator is left as it was.
     """
     sentences = _check_sentences(sentences)
-    if isinstance(negative, bool) or not isinstance(negative, int) or negative < 1:
-        raise ValueError(f"negative must be a positive int, got {negative!r}")
-    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("log_every", log_every)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr!r}")
+    for name, value in (
+        ("dim", dim),
+        ("negative", negative),
+        ("epochs", epochs),
+        ("batch_size", batch_size),
+        ("log_every", log_every),
+    ):
+        check_positive_int(name, value)
+    check_number("lr", lr, low=0, low_open=True)
     from .env import progress as progress_bar
 
-    g = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)  # the data: sub-sampling, windows, negatives
     vocab = Vocabulary(sentences, min_count)
     ids = [vocab.encode(s) for s in sentences]
     keep = keep_probabilities(vocab.counts, sample)
     table = unigram_table(vocab.counts)
-    model = SkipGram(len(vocab), dim)
+    with torch.random.fork_rng():  # the initial weights, from seed; the caller's RNG is untouched
+        torch.manual_seed(seed)
+        model = SkipGram(len(vocab), dim)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
 
     epoch_pairs = [skipgram_pairs(ids, window, g, keep) for _ in range(epochs)]
@@ -401,8 +405,7 @@ class WordVectors:
     ) -> list[tuple[str, float]]:
         """The ``k`` words with the highest cosine similarity to ``query`` (a word, which is
         itself excluded, or a vector ``(dim,)``), as ``[(word, similarity), ...]``."""
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be a positive int, got {k!r}")
+        check_positive_int("k", k)
         exclude = set(exclude)
         if isinstance(query, str):
             exclude.add(query)

@@ -7,6 +7,14 @@ Every notebook starts with::
 
 which seeds every random number generator, picks a thread count that suits a laptop CPU, sets a
 readable plot style, and returns what it set so the notebook can print it.
+
+Two environment variables change what the course uses (both read when they are needed):
+
+* ``COURSE_THREADS``: the number of CPU threads :func:`setup` gives PyTorch (default: all cores,
+  at most 8). ``make test`` and ``make execute`` set it to 2, so results do not move with the
+  machine's core count.
+* ``COURSE_DEVICE``: where the training helpers train, see :func:`device` (default ``"cpu"``;
+  ``"cuda"`` or ``"auto"`` to use an NVIDIA GPU). CI and the committed outputs use the CPU.
 """
 
 from __future__ import annotations
@@ -61,17 +69,95 @@ def seed_everything(seed: int = 0) -> int:
     return seed
 
 
+#: The environment variable that fixes the thread count (``make test`` sets it to 2).
+THREADS_VARIABLE = "COURSE_THREADS"
+#: The environment variable that picks the training device (see :func:`device`).
+DEVICE_VARIABLE = "COURSE_DEVICE"
+
+
 def default_threads() -> int:
-    """The number of CPU threads the course uses: all cores, at most 8.
+    """The number of CPU threads the course uses: ``$COURSE_THREADS`` when it is set, otherwise
+    all cores, at most 8.
 
     More threads than physical cores slows small matrix products down, and the course's models
-    are small, so 8 is plenty.
+    are small, so 8 is plenty. Results of floating-point sums can change with the thread count,
+    so the course's own runs (``make test``, ``make execute``) fix it with ``COURSE_THREADS=2``.
+    Raises ``ValueError`` when ``COURSE_THREADS`` is set to anything but a positive integer.
     """
+    value = os.environ.get(THREADS_VARIABLE, "").strip()
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(
+                f"{THREADS_VARIABLE} must be a positive integer (a number of CPU threads), "
+                f"got {value!r}; unset it to use all cores (at most 8)"
+            )
+        return int(value)
     try:
         available = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS and Windows
         available = os.cpu_count() or 1
     return max(1, min(available, 8))
+
+
+def device():
+    """The ``torch.device`` the course's training helpers train on, from ``$COURSE_DEVICE``.
+
+    * unset, empty or ``"cpu"`` (the default): the CPU, as in CI and the committed outputs;
+    * ``"cuda"`` (or ``"cuda:N"``): an NVIDIA GPU; a ``ValueError`` says so when PyTorch sees
+      none (no GPU, or PyTorch's CPU-only build);
+    * ``"auto"``: the GPU when PyTorch sees one, else the CPU.
+
+    Anything else is a ``ValueError``. Results on a GPU differ from the CPU's in the last digits,
+    and speed comparisons in the text are measured on the CPU.
+    """
+    import torch
+
+    value = os.environ.get(DEVICE_VARIABLE, "").strip().lower() or "cpu"
+    if value == "cpu":
+        return torch.device("cpu")
+    if value == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if re.fullmatch(r"cuda(:\d+)?", value):
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"{DEVICE_VARIABLE}={value} asks for an NVIDIA GPU, but PyTorch sees none "
+                f"(torch {torch.__version__}: no GPU or driver, or PyTorch's CPU-only build). "
+                f"Unset {DEVICE_VARIABLE} (or set it to cpu or auto) to train on the CPU."
+            )
+        index = torch.device(value).index
+        if index is not None and index >= torch.cuda.device_count():
+            raise ValueError(
+                f"{DEVICE_VARIABLE}={value}: PyTorch sees {torch.cuda.device_count()} GPU(s), "
+                f"numbered from 0"
+            )
+        return torch.device(value)
+    raise ValueError(f"{DEVICE_VARIABLE} must be cpu, cuda, cuda:N or auto, got {value!r}")
+
+
+def resolve_device(requested=None):
+    """``requested`` as a ``torch.device``; ``None`` means :func:`device` (``$COURSE_DEVICE``).
+
+    For the training helpers' ``device=None`` argument. Accepts a ``torch.device`` or a string
+    such as ``"cpu"`` or ``"cuda"``; raises ``TypeError`` for anything else.
+    """
+    import torch
+
+    if requested is None:
+        return device()
+    if isinstance(requested, (str, torch.device)):
+        return torch.device(requested)
+    raise TypeError(
+        f"device must be None, a string or a torch.device, got {type(requested).__name__}"
+    )
+
+
+def module_device(model):
+    """The device of ``model``'s first parameter (or buffer); the CPU for a model with neither."""
+    import torch
+
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
 
 
 def set_plot_style() -> None:
@@ -126,7 +212,8 @@ def setup(seed: int = 0, threads: int | None = None, plots: bool = True) -> Setu
     Returns
     -------
     SetupInfo
-        The seed, thread count, device (always ``"cpu"`` in this course), and versions.
+        The seed, thread count, training device (:func:`device`: ``"cpu"`` unless
+        ``COURSE_DEVICE`` says otherwise), and versions.
     """
     if threads is None:
         threads = default_threads()
@@ -144,7 +231,7 @@ def setup(seed: int = 0, threads: int | None = None, plots: bool = True) -> Setu
     return SetupInfo(
         seed=seed,
         threads=torch.get_num_threads(),
-        device="cpu",
+        device=str(device()),
         torch=torch.__version__.split("+")[0],
         python=platform.python_version(),
     )

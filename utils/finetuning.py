@@ -52,6 +52,7 @@ def fine_tune_classifier(
     weight_decay: float = 0.01,
     seed: int = 0,
     on_step: Callable[[float], None] | None = None,
+    device: torch.device | str | None = None,
 ) -> list[float]:
     """Train ``model(input_ids, attention_mask) -> logits (batch, classes)`` on the rows
     ``train_idx`` and return the loss of every step; the model is left in eval mode.
@@ -63,7 +64,12 @@ def fine_tune_classifier(
     ``head`` get ``head_lr``, the others ``lr``; ``weight_decay`` applies to parameters with two
     or more dimensions; parameters with ``requires_grad=False`` stay as they are.
     ``on_step(loss)`` is called after every step (e.g. a progress bar's update).
+    ``device``: where to train; ``None`` reads ``COURSE_DEVICE`` (:func:`utils.env.device`, the
+    CPU by default). The model moves there for the training and back to its own device after;
+    each batch is cut on the CPU and moved there.
     """
+    from .env import module_device, resolve_device
+
     if attention_mask.dim() != 2 or input_ids.shape[:2] != attention_mask.shape:
         raise ValueError(
             "input_ids must be (rows, seq, ...) and attention_mask (rows, seq), got "
@@ -80,6 +86,48 @@ def fine_tune_classifier(
         raise ValueError(f"train_idx must be row numbers in [0, {len(labels)})")
     if (attention_mask[:, 1:] > attention_mask[:, :-1]).any():
         raise ValueError("attention_mask must be padded on the right (1 1 ... 1 0 ... 0 per row)")
+    device = resolve_device(device)
+    home = module_device(model)
+    model.to(device)  # before the optimiser is made, so that it holds the moved parameters
+    try:
+        return _fine_tune(
+            model,
+            input_ids,
+            attention_mask,
+            labels,
+            train_idx,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            head_lr=head_lr,
+            head=head,
+            weight_decay=weight_decay,
+            seed=seed,
+            on_step=on_step,
+            device=device,
+        )
+    finally:
+        model.to(home)
+
+
+def _fine_tune(
+    model: nn.Module,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    labels: torch.Tensor,
+    train_idx: torch.Tensor,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    head_lr: float,
+    head: Sequence[str],
+    weight_decay: float,
+    seed: int,
+    on_step: Callable[[float], None] | None,
+    device: torch.device,
+) -> list[float]:
+    """The loop of :func:`fine_tune_classifier`, with the model already on ``device``."""
     groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}  # (is head, decays) -> parameters
     for name, p in model.named_parameters():
         if p.requires_grad:
@@ -108,8 +156,10 @@ def fine_tune_classifier(
     for _ in range(epochs):
         for batch in length_batches(train_idx, lengths, batch_size, generator):
             width = int(lengths[batch].max())  # cut the batch to its longest row
-            logits = model(input_ids[batch, :width], attention_mask[batch, :width])
-            loss = nn.functional.cross_entropy(logits, labels[batch])
+            x = input_ids[batch, :width].to(device)
+            mask = attention_mask[batch, :width].to(device)
+            logits = model(x, mask)
+            loss = nn.functional.cross_entropy(logits, labels[batch].to(device))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -5,7 +5,8 @@
 * :func:`estimate_loss`: the mean cross-entropy on the same seeded windows at every call.
 * :func:`cosine_learning_rate`: linear warm-up, then a cosine decay to 0.
 * :func:`train_lm`: the training loop of 07.1 (AdamW, the schedule, clipping at 1), with the
-  training and validation loss every ``eval_every`` steps.
+  training and validation loss every ``eval_every`` steps, on the CPU or, when ``COURSE_DEVICE``
+  asks for one, a GPU (see :func:`utils.env.device`).
 * :func:`unigram_loss` and :func:`bits_per_char`: the baseline, and the unit that compares models
   with different tokenisations.
 
@@ -57,12 +58,16 @@ def estimate_loss(
 ) -> float:
     """Mean cross-entropy (nats per token) of ``model`` on ``batches`` random windows of ``ids``,
     the same windows at every call (seeded), full context length."""
+    from .env import module_device
+
     was_training = model.training
     model.eval()
+    device = module_device(model)  # the windows go where the model is
     g = torch.Generator().manual_seed(seed)
     losses = []
     for _ in range(batches):
         x, y = get_batch(ids, batch_size, model.context_length, generator=g)
+        x, y = x.to(device), y.to(device)
         losses.append(F.cross_entropy(model(x).flatten(0, 1), y.flatten()).item())
     model.train(was_training)
     return sum(losses) / len(losses)
@@ -88,42 +93,55 @@ def train_lm(
     eval_every: int = 50,
     seed: int = 0,
     desc: str | None = "training",
+    device: torch.device | str | None = None,
 ) -> dict[str, list[float]]:
     """Train ``model`` on random windows of ``train_ids`` with 07.1's loop; returns the history
     ``{"step": [...], "train": [...], "validation": [...]}`` (measured every ``eval_every``
-    steps and at the end; no validation without ``val_ids``). ``seed`` fixes the batches."""
-    from .env import progress
+    steps and at the end; no validation without ``val_ids``). ``seed`` fixes the batches.
+
+    ``device``: where to train; ``None`` reads ``COURSE_DEVICE`` (:func:`utils.env.device`, the
+    CPU by default). The model moves there for the training and back to its own device after,
+    so the cells that use it next are unchanged; the batches are drawn on the CPU (the same
+    batches on every device) and moved there."""
+    from .env import module_device, progress, resolve_device
 
     _check_ids(train_ids)
     _check_positive_int("steps", steps)
     if not 0 <= warmup < steps:
         raise ValueError(f"warmup must be in [0, steps={steps}), got {warmup}")
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=weight_decay
-    )
-    g = torch.Generator().manual_seed(seed)
-    history: dict[str, list[float]] = {"step": [], "train": [], "validation": []}
+    device = resolve_device(device)
+    home = module_device(model)
+    model.to(device)  # before the optimiser is made, so that it holds the moved parameters
+    try:
+        optimizer = torch.optim.AdamW(
+            model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=weight_decay
+        )
+        g = torch.Generator().manual_seed(seed)
+        history: dict[str, list[float]] = {"step": [], "train": [], "validation": []}
 
-    def measure(step: int) -> None:
-        history["step"].append(step)
-        history["train"].append(estimate_loss(model, train_ids))
-        if val_ids is not None:
-            history["validation"].append(estimate_loss(model, val_ids))
+        def measure(step: int) -> None:
+            history["step"].append(step)
+            history["train"].append(estimate_loss(model, train_ids))
+            if val_ids is not None:
+                history["validation"].append(estimate_loss(model, val_ids))
 
-    model.train()
-    steps_range = progress(range(steps), desc=desc) if desc else range(steps)
-    for step in steps_range:
-        if eval_every and step % eval_every == 0:
-            measure(step)
-        for group in optimizer.param_groups:
-            group["lr"] = cosine_learning_rate(step, steps=steps, warmup=warmup, lr=lr)
-        x, y = get_batch(train_ids, batch_size, model.context_length, generator=g)
-        loss = F.cross_entropy(model(x).flatten(0, 1), y.flatten())
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-    measure(steps)
+        model.train()
+        steps_range = progress(range(steps), desc=desc) if desc else range(steps)
+        for step in steps_range:
+            if eval_every and step % eval_every == 0:
+                measure(step)
+            for group in optimizer.param_groups:
+                group["lr"] = cosine_learning_rate(step, steps=steps, warmup=warmup, lr=lr)
+            x, y = get_batch(train_ids, batch_size, model.context_length, generator=g)
+            x, y = x.to(device), y.to(device)
+            loss = F.cross_entropy(model(x).flatten(0, 1), y.flatten())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+        measure(steps)
+    finally:
+        model.to(home)
     return history
 
 

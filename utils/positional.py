@@ -26,14 +26,22 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .validation import (
+    check_int,
+    check_number,
+    check_positive_int,
+    check_shape,
+    check_tensor,
+    check_type,
+)
 
-def _check_positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
+#: The old name of :func:`utils.validation.check_positive_int`, kept for the modules that import
+#: it from here.
+_check_positive_int = check_positive_int
 
 
 def _check_even(d_model: object) -> None:
-    _check_positive_int("d_model", d_model)
+    check_positive_int("d_model", d_model)
     if d_model % 2:  # type: ignore[operator]
         raise ValueError(
             f"d_model must be even (dimensions come in sin/cos pairs), got {d_model}; "
@@ -46,8 +54,7 @@ def frequencies(d_model: int, base: float = 10000.0) -> torch.Tensor:
     ``ω_i = base**(-2i / d_model)``, from 1 (one turn every 2π positions) down to almost
     ``1 / base``."""
     _check_even(d_model)
-    if base <= 1:
-        raise ValueError(f"base must be > 1, got {base}")
+    check_number("base", base, low=1, low_open=True)
     return base ** (-torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)
 
 
@@ -56,7 +63,7 @@ def sinusoidal_positional_encoding(
 ) -> torch.Tensor:
     """The table of sinusoidal encodings, ``(max_len, d_model)``: even columns
     ``sin(pos·ω_i)``, odd columns ``cos(pos·ω_i)`` (see :func:`frequencies`)."""
-    _check_positive_int("max_len", max_len)
+    check_positive_int("max_len", max_len)
     omega = frequencies(d_model, base)  # (d/2,)
     angles = torch.arange(max_len, dtype=torch.float64)[:, None] * omega  # (max_len, d/2)
     pe = torch.empty(max_len, d_model, dtype=torch.float64)
@@ -72,8 +79,7 @@ def shift_matrix(k: int, d_model: int, base: float = 10000.0) -> torch.Tensor:
     It follows from ``sin(a + b) = sin a cos b + cos a sin b`` and
     ``cos(a + b) = cos a cos b - sin a sin b``; it does not depend on ``pos``.
     """
-    if isinstance(k, bool) or not isinstance(k, int):
-        raise TypeError(f"k must be an int, got {type(k).__name__}")
+    check_int("k", k)
     omega = frequencies(d_model, base)
     m = torch.zeros(d_model, d_model, dtype=torch.float64)
     c, s = torch.cos(k * omega), torch.sin(k * omega)
@@ -84,10 +90,7 @@ def shift_matrix(k: int, d_model: int, base: float = 10000.0) -> torch.Tensor:
 
 
 def _check_sequence(x: torch.Tensor, d_model: int, max_len: int, what: str) -> None:
-    if x.dim() != 3 or x.shape[-1] != d_model:
-        raise ValueError(
-            f"{what} expects (batch, seq, d_model={d_model}), got shape {tuple(x.shape)}"
-        )
+    check_shape("x", x, (None, None, d_model), dims=f"(batch, seq, d_model={d_model})")
     if x.shape[1] > max_len:
         raise ValueError(
             f"{what}: sequence length {x.shape[1]} is longer than max_len={max_len}; "
@@ -124,8 +127,8 @@ class LearnedPositionalEmbedding(nn.Module):
 
     def __init__(self, d_model: int, max_len: int = 512, dropout: float = 0.0) -> None:
         super().__init__()
-        _check_positive_int("d_model", d_model)
-        _check_positive_int("max_len", max_len)
+        check_positive_int("d_model", d_model)
+        check_positive_int("max_len", max_len)
         self.d_model, self.max_len = d_model, max_len
         self.embedding = nn.Embedding(max_len, d_model)
         nn.init.normal_(self.embedding.weight, std=0.02)  # as GPT-2 and BERT
@@ -152,18 +155,15 @@ def apply_rotary(
     agree only after the query and key weights are permuted accordingly, which the Hub's
     converted checkpoints have done.
     """
-    if not isinstance(x, torch.Tensor) or x.dim() < 2:
-        raise ValueError(f"x must be a tensor (..., seq, d), got {getattr(x, 'shape', type(x))}")
+    check_tensor("x", x, min_ndim=2, dims="a tensor (..., seq, d)")
     seq, d = x.shape[-2], x.shape[-1]
     if d % 2:
         raise ValueError(f"the last dimension of x must be even (pairs are rotated), got {d}")
     omega = frequencies(d, base).to(x.device)
     if positions is None:
         positions = torch.arange(seq, device=x.device)
-    if not isinstance(positions, torch.Tensor):
-        raise TypeError(f"positions must be a tensor, got {type(positions).__name__}")
-    if positions.shape != (seq,):
-        raise ValueError(f"positions must be (seq={seq},), got {tuple(positions.shape)}")
+    check_type("positions", positions, torch.Tensor, "a tensor (seq,) of positions")
+    check_shape("positions", positions, (seq,), dims=f"(seq={seq},)")
     angles = positions.to(x.device, torch.float64)[:, None] * omega  # (seq, d/2)
     cos, sin = torch.cos(angles).to(x.dtype), torch.sin(angles).to(x.dtype)
     even, odd = x[..., 0::2], x[..., 1::2]

@@ -23,21 +23,15 @@ import math
 import torch
 from torch import nn
 
-
-def _check_input(x: torch.Tensor, input_size: int, what: str) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{what} expects a tensor, got {type(x).__name__}")
-    if x.dim() < 1 or x.shape[-1] != input_size:
-        raise ValueError(
-            f"{what} expects inputs with last dimension input_size={input_size}, "
-            f"got shape {tuple(x.shape)}"
-        )
+from .validation import check_number, check_positive_int, check_shape, check_tensor, check_type
 
 
-def _check_sizes(input_size: int, hidden_size: int) -> None:
-    for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+def _check_input(x: torch.Tensor, input_size: int) -> None:
+    """A cell's input: ``(batch, input_size)`` (any leading dimensions work)."""
+    dims = f"(batch, input_size={input_size})"
+    check_tensor("x", x, min_ndim=1, dims=dims)
+    if x.shape[-1] != input_size:
+        raise ValueError(f"x must be {dims}, got shape {tuple(x.shape)}")
 
 
 class CellBase(nn.Module):
@@ -52,7 +46,8 @@ class CellBase(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__()
-        _check_sizes(input_size, hidden_size)
+        check_positive_int("input_size", input_size)
+        check_positive_int("hidden_size", hidden_size)
         self.input_size = input_size
         self.hidden_size = hidden_size
         g = self.gates * hidden_size
@@ -92,7 +87,7 @@ class RNNCell(CellBase):
     gates = 1
 
     def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
-        _check_input(x, self.input_size, "RNNCell")
+        _check_input(x, self.input_size)
         h = self._zeros(x) if h is None else h
         return torch.tanh(self._affine(x, h))
 
@@ -115,7 +110,7 @@ class LSTMCell(CellBase):
     def forward(
         self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        _check_input(x, self.input_size, "LSTMCell")
+        _check_input(x, self.input_size)
         h, c = (self._zeros(x), self._zeros(x)) if state is None else state
         i, f, g, o = self._affine(x, h).chunk(4, dim=-1)
         i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
@@ -134,22 +129,23 @@ class LSTMCell(CellBase):
 
 
 def set_forget_bias(lstm: nn.Module, value: float) -> None:
-    """Set the forget-gate bias of an :class:`LSTMCell`, :class:`LSTM` or ``torch.nn.LSTM``.
+    """Set the forget-gate bias of an :class:`LSTMCell`, :class:`LSTM`, ``torch.nn.LSTM`` or
+    ``torch.nn.LSTMCell``.
 
     PyTorch splits the bias in two (``bias_ih``, ``bias_hh``); the gate sees their sum, so this
-    puts ``value`` in the first and zero in the second, for every layer.
+    puts ``value`` in the first and zero in the second, for every layer. Any other module is a
+    ``TypeError``: an RNN or a GRU has no forget gate, even when its bias splits into four.
     """
-    found = False
+    lstms = (LSTMCell, LSTM, nn.LSTMCell, nn.LSTM)  # the only ones with a forget gate
+    check_type("lstm", lstm, lstms, "an LSTM (utils.rnn.LSTMCell or LSTM, nn.LSTMCell or LSTM)")
+    check_number("value", value)
+    biases = [(n, p) for n, p in lstm.named_parameters() if "bias_ih" in n or "bias_hh" in n]
+    if not biases:
+        raise ValueError(f"lstm has no biases to set (a {type(lstm).__name__} with bias=False)")
     with torch.no_grad():
-        for name, p in lstm.named_parameters():
-            if "bias_ih" in name or "bias_hh" in name:
-                hidden = p.shape[0] // 4
-                if p.shape[0] != 4 * hidden:
-                    raise ValueError(f"{name} has {p.shape[0]} rows, not a multiple of 4")
-                p[hidden : 2 * hidden] = value if "bias_ih" in name else 0.0
-                found = True
-    if not found:
-        raise TypeError(f"no LSTM biases found in {type(lstm).__name__}")
+        for name, p in biases:
+            hidden = p.shape[0] // 4  # the gates i, f, g, o, each hidden_size long
+            p[hidden : 2 * hidden] = value if "bias_ih" in name else 0.0
 
 
 def set_recurrent_radius(module: nn.Module, radius: float, seed: int = 0) -> None:
@@ -160,8 +156,7 @@ def set_recurrent_radius(module: nn.Module, radius: float, seed: int = 0) -> Non
     (the circular law). Below 1 the recurrence shrinks signals step after step; above 1 it can
     blow them up. Works on :class:`RNNCell`, :class:`RNN` and ``torch.nn.RNN`` (every layer).
     """
-    if isinstance(radius, bool) or not isinstance(radius, int | float) or radius < 0:
-        raise ValueError(f"radius must be a non-negative number, got {radius!r}")
+    check_number("radius", radius, low=0)
     generator = torch.Generator().manual_seed(seed)
     found = False
     with torch.no_grad():
@@ -191,8 +186,8 @@ class _LayerBase(nn.Module):
     def from_torch(cls, module: nn.Module):
         """Build one of ours with the weights of a 1-layer, unidirectional, batch_first
         ``torch.nn.RNN`` (for :class:`RNN`) or ``torch.nn.LSTM`` (for :class:`LSTM`)."""
-        if not isinstance(module, cls.torch_class):
-            raise TypeError(f"expected torch.nn.{cls.torch_class.__name__}, got {type(module)}")
+        torch_name = f"torch.nn.{cls.torch_class.__name__}"
+        check_type("module", module, cls.torch_class, f"a {torch_name}")
         if module.num_layers != 1 or module.bidirectional or not module.batch_first:
             raise ValueError("only 1-layer, unidirectional, batch_first=True modules copy across")
         if not module.bias or getattr(module, "proj_size", 0):
@@ -206,12 +201,8 @@ class _LayerBase(nn.Module):
         return ours
 
     def _check(self, x: torch.Tensor) -> None:
-        _check_input(x, self.input_size, type(self).__name__)
-        if x.dim() != 3:
-            raise ValueError(
-                f"{type(self).__name__} expects (batch, seq, input_size), got shape "
-                f"{tuple(x.shape)}"
-            )
+        dims = f"(batch, seq, input_size={self.input_size})"
+        check_shape("x", x, (None, None, self.input_size), dims=dims)
 
 
 class RNN(_LayerBase):
@@ -262,14 +253,22 @@ class LSTM(_LayerBase):
 def gradient_by_distance(layer: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
     """How strongly the last output depends on each earlier input.
 
-    Runs ``layer`` (any of ours or ``torch.nn.RNN``/``LSTM`` with ``batch_first=True``) on
-    ``inputs`` ``(batch, seq, input_size)``, takes a loss that depends only on the final hidden
-    state (the sum of its entries), and returns, for each distance ``k = 0 .. seq-1`` back from
-    the end, the norm of the gradient of that loss with respect to the input at step
+    Runs ``layer`` (any of ours or ``torch.nn.RNN``/``LSTM``/``GRU`` with ``batch_first=True``)
+    on ``inputs`` ``(batch, seq, input_size)``, takes a loss that depends only on the final
+    hidden state (the sum of its entries), and returns, for each distance ``k = 0 .. seq-1``
+    back from the end, the norm of the gradient of that loss with respect to the input at step
     ``seq - 1 - k``, averaged over the batch: a tensor of shape ``(seq,)``.
+
+    A PyTorch layer built without ``batch_first=True`` would read the batch as time and return
+    a plausible but meaningless curve, so it raises ``ValueError``.
     """
-    if inputs.dim() != 3:
-        raise ValueError(f"inputs must be (batch, seq, input_size), got {tuple(inputs.shape)}")
+    for module in layer.modules():  # the layer itself, or PyTorch layers inside it
+        if isinstance(module, nn.RNNBase) and not module.batch_first:
+            raise ValueError(
+                "layer must be batch-first (inputs (batch, seq, input_size)), got a "
+                f"{type(module).__name__} with batch_first=False: build it with batch_first=True"
+            )
+    check_tensor("inputs", inputs, ndim=3, dims="(batch, seq, input_size)")
     x = inputs.detach().clone().requires_grad_(True)
     outputs = layer(x)[0]  # (batch, seq, hidden) for ours and PyTorch's alike
     outputs[:, -1].sum().backward()

@@ -1,21 +1,22 @@
 """Sequence-to-sequence data and training for chapter 05: numbers written in English → French.
 
-* :func:`number_pairs` renders numbers as words with ``num2words`` ("seventy-one" →
-  "soixante et onze"): a translation task made by code, any size, no download. Word order and
-  structure differ between the languages (French counts 71 as 60 + 11 and 99 as 4 × 20 + 19),
-  so a model must do more than translate word by word.
-* :func:`number_split` draws disjoint train and test numbers, so the test measures
-  generalisation to numbers never seen.
-* :class:`WordVocab` maps words to ids with the four special tokens; :func:`encode_batch` pads.
+The task itself lives with the other generated tasks, in :mod:`utils.tasks`, and is imported
+here too (``S.number_task``, ``S.number_pairs``, ... keep working):
+
+* :func:`~utils.tasks.number_pairs` renders numbers as words with ``num2words``
+  ("seventy-one" → "soixante et onze"); :func:`~utils.tasks.number_split` draws disjoint train
+  and test numbers; :func:`~utils.tasks.number_task` builds both splits, ready to train on.
+
+This module turns phrases into tensors and trains on them:
+
+* :func:`words` splits a phrase into word tokens; :class:`WordVocab` maps words to ids with the
+  four special tokens; :func:`encode_batch` pads; :func:`make_data` encodes a split.
 * :func:`noam_lr` is the paper's warm-up learning-rate schedule; :func:`train_seq2seq` trains
   with label smoothing and teacher forcing.
 """
 
 from __future__ import annotations
 
-import functools
-import math
-import random
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -23,7 +24,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .positional import _check_positive_int
+from .tasks import (  # noqa: F401 (re-exported: the task chapter 05 trains on)
+    NumberTask,
+    number_pairs,
+    number_split,
+    number_task,
+)
+from .validation import check_int, check_number, check_positive_int, check_probability
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIALS = (PAD, BOS, EOS, UNK)
@@ -40,41 +47,6 @@ def join_words(tokens: Iterable[str]) -> str:
     """Inverse of :func:`words`: ``['vingt', '-', 'deux']`` → ``"vingt-deux"``."""
     text = " ".join(tokens)
     return text.replace(" - ", "-").replace(" ,", ",")
-
-
-def number_pairs(
-    numbers: Iterable[int], src_lang: str = "en", tgt_lang: str = "fr"
-) -> list[tuple[str, str]]:
-    """``(source phrase, target phrase)`` for each number, written out by ``num2words``:
-    ``[321]`` → ``[("three hundred and twenty-one", "trois cent vingt et un")]``."""
-    pairs = []
-    for n in numbers:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ValueError(f"numbers must be non-negative ints, got {n!r}")
-        pairs.append((_words_for(n, src_lang), _words_for(n, tgt_lang)))
-    return pairs
-
-
-@functools.lru_cache(maxsize=200_000)
-def _words_for(n: int, lang: str) -> str:
-    """``num2words`` is slow (about 0.1 ms a call); notebooks that build the task twice reuse it."""
-    from num2words import num2words
-
-    return num2words(n, lang=lang)
-
-
-def number_split(
-    n_train: int, n_test: int, high: int = 1_000_000, seed: int = 0
-) -> tuple[list[int], list[int]]:
-    """Two disjoint random samples of ``[0, high)``: ``n_train`` training numbers and
-    ``n_test`` test numbers, repeatable from ``seed``."""
-    if n_train < 1 or n_test < 1 or n_train + n_test > high:
-        raise ValueError(
-            f"need 1 <= n_train, 1 <= n_test and n_train + n_test <= high, got "
-            f"n_train={n_train}, n_test={n_test}, high={high}"
-        )
-    sample = random.Random(seed).sample(range(high), n_train + n_test)
-    return sample[:n_train], sample[n_train:]
 
 
 class WordVocab:
@@ -152,17 +124,12 @@ def noam_lr(step: int, d_model: int, warmup: int = 4000, factor: float = 1.0) ->
 
     The rate rises linearly for ``warmup`` steps, then decays as ``1/√step``. Step numbers
     start at 1."""
-    if step < 1:
+    if check_int("step", step) < 1:
         raise ValueError(f"step numbers start at 1, got {step}")
-    if d_model < 1 or warmup < 1:
-        raise ValueError(f"d_model and warmup must be at least 1, got {d_model} and {warmup}")
-    _check_factor(factor)
+    check_positive_int("d_model", d_model)
+    check_positive_int("warmup", warmup)
+    check_number("factor", factor, low=0, low_open=True)
     return factor * d_model**-0.5 * min(step**-0.5, step * warmup**-1.5)
-
-
-def _check_factor(factor: float) -> None:
-    if not (factor > 0 and math.isfinite(factor)):
-        raise ValueError(f"factor must be a positive finite number, got {factor}")
 
 
 def train_seq2seq(
@@ -177,46 +144,56 @@ def train_seq2seq(
     seed: int = 0,
     desc: str | None = "training",
     on_step: Callable[[int, float], None] | None = None,
+    device: torch.device | str | None = None,
 ) -> list[float]:
     """Teacher forcing: feed ``tgt[:, :-1]`` (starting with ``<bos>``) and predict
     ``tgt[:, 1:]`` with label-smoothed cross-entropy, padding ignored; Adam with
     β = (0.9, 0.98), ε = 1e-9 and :func:`noam_lr`, as in the paper. Returns the loss of every
     step and leaves the model in eval mode. ``model`` needs ``pad_id`` and
-    ``tgt_embed.tokens.embedding_dim`` (a :class:`utils.transformer.Transformer`)."""
-    from .env import progress
+    ``tgt_embed.tokens.embedding_dim`` (a :class:`utils.transformer.Transformer`).
+
+    ``device``: where to train; ``None`` reads ``COURSE_DEVICE`` (:func:`utils.env.device`, the
+    CPU by default). The batches are drawn on the CPU (the same ones on every device) and moved
+    there; the model moves there for the training and back to its own device after."""
+    from .env import module_device, progress, resolve_device
 
     for name, value in (("steps", steps), ("batch_size", batch_size), ("warmup", warmup)):
-        _check_positive_int(name, value)
-    if not 0 <= label_smoothing < 1:
-        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
-    _check_factor(factor)
+        check_positive_int(name, value)
+    check_probability("label_smoothing", label_smoothing)
+    check_number("factor", factor, low=0, low_open=True)
+    device, home = resolve_device(device), module_device(model)
     d_model = model.tgt_embed.tokens.embedding_dim
-    optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda i: noam_lr(i + 1, d_model, warmup, factor)
-    )
-    generator = torch.Generator().manual_seed(seed)
-    n = data.src.shape[0]
-    model.train()
-    losses = []
-    for step in progress(range(steps), desc=desc, disable=desc is None):
-        idx = torch.randint(n, (batch_size,), generator=generator)
-        src, tgt = _trim(data.src[idx], model.pad_id), _trim(data.tgt[idx], model.pad_id)
-        logits = model(src, tgt[:, :-1])
-        loss = nn.functional.cross_entropy(
-            logits.flatten(0, 1),
-            tgt[:, 1:].flatten(),
-            ignore_index=model.pad_id,
-            label_smoothing=label_smoothing,
+    model.to(device)  # before the optimiser is made, so that it holds the moved parameters
+    try:
+        optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda i: noam_lr(i + 1, d_model, warmup, factor)
         )
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        losses.append(loss.item())
-        if on_step is not None:
-            on_step(step, loss.item())
-    model.eval()
+        generator = torch.Generator().manual_seed(seed)
+        n = data.src.shape[0]
+        model.train()
+        losses = []
+        for step in progress(range(steps), desc=desc, disable=desc is None):
+            idx = torch.randint(n, (batch_size,), generator=generator)
+            src, tgt = _trim(data.src[idx], model.pad_id), _trim(data.tgt[idx], model.pad_id)
+            src, tgt = src.to(device), tgt.to(device)
+            logits = model(src, tgt[:, :-1])
+            loss = nn.functional.cross_entropy(
+                logits.flatten(0, 1),
+                tgt[:, 1:].flatten(),
+                ignore_index=model.pad_id,
+                label_smoothing=label_smoothing,
+            )
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            losses.append(loss.item())
+            if on_step is not None:
+                on_step(step, loss.item())
+    finally:
+        model.eval()
+        model.to(home)
     return losses
 
 
@@ -224,42 +201,3 @@ def _trim(ids: torch.Tensor, pad_id: int) -> torch.Tensor:
     """Drop the columns that are padding in every row."""
     keep = int((ids != pad_id).any(0).nonzero().max()) + 1
     return ids[:, :keep]
-
-
-@dataclass
-class NumberTask:
-    """Chapter 05's translation task, ready to train on: numbers in English → French."""
-
-    train: Seq2SeqData
-    test: Seq2SeqData
-    src_vocab: WordVocab
-    tgt_vocab: WordVocab
-    train_numbers: list[int]
-    test_numbers: list[int]
-
-
-def number_task(
-    n_train: int = 10_000,
-    n_test: int = 500,
-    high: int = 1_000_000,
-    seed: int = 0,
-    shared_vocab: bool = False,
-) -> NumberTask:
-    """Draw disjoint train and test numbers below ``high`` (:func:`number_split`), write them
-    out in English and French (:func:`number_pairs`), build the vocabularies from the training
-    phrases (one joint vocabulary with ``shared_vocab=True``) and encode both splits."""
-    train_numbers, test_numbers = number_split(n_train, n_test, high, seed)
-    train_pairs, test_pairs = number_pairs(train_numbers), number_pairs(test_numbers)
-    if shared_vocab:
-        src_vocab = tgt_vocab = WordVocab(text for pair in train_pairs for text in pair)
-    else:
-        src_vocab = WordVocab(s for s, _ in train_pairs)
-        tgt_vocab = WordVocab(t for _, t in train_pairs)
-    return NumberTask(
-        make_data(train_pairs, src_vocab, tgt_vocab),
-        make_data(test_pairs, src_vocab, tgt_vocab),
-        src_vocab,
-        tgt_vocab,
-        train_numbers,
-        test_numbers,
-    )

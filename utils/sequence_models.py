@@ -26,6 +26,7 @@ from torch import nn
 
 from .rnn import set_forget_bias
 from .tasks import IGNORE, first_token_recall
+from .validation import check_choice, check_ids, check_positive_int
 
 KINDS = ("rnn", "lstm", "attention")
 
@@ -47,8 +48,7 @@ class RecurrentClassifier(nn.Module):
         forget_bias: float | None = None,
     ) -> None:
         super().__init__()
-        if kind not in ("rnn", "lstm"):
-            raise ValueError(f"kind must be 'rnn' or 'lstm', got {kind!r}")
+        check_choice("kind", kind, ("rnn", "lstm"))
         if forget_bias is not None and kind != "lstm":
             raise ValueError("forget_bias only applies to kind='lstm'")
         self.kind = kind
@@ -60,7 +60,7 @@ class RecurrentClassifier(nn.Module):
         self.head = nn.Linear(hidden_size, num_classes or vocab_size)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        _check_tokens(tokens)
+        check_ids("tokens", tokens)
         outputs = self.recurrent(self.embed(tokens))[0]  # (batch, seq, hidden)
         return self.head(outputs[:, -1])
 
@@ -83,14 +83,14 @@ class AttentionClassifier(nn.Module):
         num_classes: int | None = None,
     ) -> None:
         super().__init__()
-        self.max_len = max_len
+        self.max_len = check_positive_int("max_len", max_len)
         self.embed = nn.Embedding(vocab_size, d_model)
         self.position = nn.Embedding(max_len, d_model)
         self.attention = nn.MultiheadAttention(d_model, num_heads, batch_first=True)
         self.head = nn.Linear(d_model, num_classes or vocab_size)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        _check_tokens(tokens)
+        check_ids("tokens", tokens)
         seq = tokens.shape[1]
         if seq > self.max_len:
             raise ValueError(f"sequence length {seq} exceeds max_len={self.max_len}")
@@ -100,28 +100,12 @@ class AttentionClassifier(nn.Module):
         return self.head((attended + query)[:, 0])
 
 
-def _check_tokens(tokens: torch.Tensor, vocab_size: int | None = None) -> None:
-    if not isinstance(tokens, torch.Tensor) or tokens.dim() != 2 or tokens.dtype != torch.int64:
-        shape = tuple(tokens.shape) if isinstance(tokens, torch.Tensor) else type(tokens).__name__
-        raise ValueError(f"tokens must be an int64 tensor of shape (batch, seq), got {shape}")
-    if (
-        vocab_size is not None
-        and tokens.numel()
-        and not 0 <= tokens.min() <= tokens.max() < vocab_size
-    ):
-        raise ValueError(
-            f"token ids must lie in [0, {vocab_size}) (the model's vocab_size), "
-            f"got ids from {tokens.min().item()} to {tokens.max().item()}"
-        )
-
-
 def make_model(kind: str, vocab_size: int = 8, size: int = 64, **kwargs) -> nn.Module:
     """``"rnn"``, ``"lstm"`` or ``"attention"`` → a fresh classifier of hidden size ``size``."""
     if kind == "attention":
         return AttentionClassifier(vocab_size, d_model=size, **kwargs)
-    if kind in ("rnn", "lstm"):
-        return RecurrentClassifier(kind, vocab_size, hidden_size=size, **kwargs)
-    raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    check_choice("kind", kind, KINDS)
+    return RecurrentClassifier(kind, vocab_size, hidden_size=size, **kwargs)
 
 
 def recall_accuracy(
@@ -143,26 +127,30 @@ def recall_accuracy(
     the model never saw (from a different seed). Chance is ``1 / vocab_size``.
 
     ``model`` may be a module or a function that builds one (called after seeding, so that the
-    initial weights repeat too).
+    initial weights repeat too). PyTorch's global random number generator is seeded with
+    ``seed`` for the run, and restored afterwards: the caller's random numbers do not change.
     """
-    torch.manual_seed(seed)
-    if not isinstance(model, nn.Module):
-        model = model()
-    train_batches = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    model.train()
-    for _ in range(steps):
-        tokens, targets = first_token_recall(batch_size, length, vocab_size, train_batches)
-        loss = nn.functional.cross_entropy(model(tokens), targets)
-        optimizer.zero_grad()
-        loss.backward()
-        if clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
-        optimizer.step()
-    model.eval()
-    tokens, targets = first_token_recall(test_size, length, vocab_size, seed=10_000 + seed)
-    with torch.no_grad():
-        return (model(tokens).argmax(-1) == targets).float().mean().item()
+    for name, value in (("length", length), ("steps", steps), ("batch_size", batch_size)):
+        check_positive_int(name, value)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        if not isinstance(model, nn.Module):
+            model = model()
+        train_batches = torch.Generator().manual_seed(seed)
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        model.train()
+        for _ in range(steps):
+            tokens, targets = first_token_recall(batch_size, length, vocab_size, train_batches)
+            loss = nn.functional.cross_entropy(model(tokens), targets)
+            optimizer.zero_grad()
+            loss.backward()
+            if clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), clip)
+            optimizer.step()
+        model.eval()
+        tokens, targets = first_token_recall(test_size, length, vocab_size, seed=10_000 + seed)
+        with torch.no_grad():
+            return (model(tokens).argmax(-1) == targets).float().mean().item()
 
 
 # ------------------------------------------------------------------------------ per-token models
@@ -194,7 +182,7 @@ class PerTokenModel(nn.Module):
         self.last_weights: torch.Tensor | None = None
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        _check_tokens(tokens, self.embed.num_embeddings)
+        check_ids("tokens", tokens, self.embed.num_embeddings)
         x = self.embed(tokens)
         if self.positions is not None:
             x = self.positions(x)
@@ -214,28 +202,40 @@ def train_per_token(
     lr: float = 3e-3,
     seed: int = 0,
     desc: str | None = None,
+    device: torch.device | str | None = None,
 ) -> list[float]:
     """Train ``model`` with Adam on fresh batches of ``task(batch_size, length, seed=generator)``
     (targets ``(batch, seq)``, with :data:`utils.tasks.IGNORE` where nothing is scored). Shows a
     progress bar titled ``desc``; returns the loss of every step and leaves the model in eval
-    mode."""
-    from .env import progress
+    mode.
 
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    model.train()
-    losses = []
-    for _ in progress(range(steps), desc=desc, disable=desc is None):
-        tokens, targets = task(batch_size, length, seed=generator)
-        logits = model(tokens)
-        loss = nn.functional.cross_entropy(
-            logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE
-        )
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    model.eval()
+    ``device``: where to train; ``None`` reads ``COURSE_DEVICE`` (:func:`utils.env.device`, the
+    CPU by default). The batches are drawn on the CPU (the same ones on every device) and moved
+    there; the model moves there for the training and back to its own device after."""
+    from .env import module_device, progress, resolve_device
+
+    for name, value in (("length", length), ("steps", steps), ("batch_size", batch_size)):
+        check_positive_int(name, value)
+    device, home = resolve_device(device), module_device(model)
+    model.to(device)  # before the optimiser is made, so that it holds the moved parameters
+    try:
+        generator = torch.Generator().manual_seed(seed)
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        model.train()
+        losses = []
+        for _ in progress(range(steps), desc=desc, disable=desc is None):
+            tokens, targets = task(batch_size, length, seed=generator)
+            logits = model(tokens.to(device))
+            loss = nn.functional.cross_entropy(
+                logits.flatten(0, 1), targets.to(device).flatten(), ignore_index=IGNORE
+            )
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+    finally:
+        model.eval()
+        model.to(home)
     return losses
 
 

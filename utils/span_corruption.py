@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .positional import _check_positive_int
+from .validation import check_number, check_positive_int, check_type
 
 
 def random_spans_noise_mask(
@@ -45,12 +45,9 @@ def random_spans_noise_mask(
     sequence is left uncorrupted. ``generator`` is a ``torch.Generator`` (``None``: PyTorch's
     global one, which ``torch.manual_seed`` sets).
     """
-    _check_positive_int("length", length)
+    check_positive_int("length", length)
     _check_noise(noise_density, mean_span_length)
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(
-            f"generator must be a torch.Generator or None, got {type(generator).__name__}"
-        )
+    check_type("generator", generator, (torch.Generator, type(None)), "a torch.Generator or None")
     padded = max(length, 2)  # avoid degenerate cases, as T5 does
     num_noise = min(max(round(padded * noise_density), 1), padded - 1)
     num_kept = padded - num_noise
@@ -201,15 +198,5 @@ def _check_sentinels(sentinel_ids: object) -> list[int]:
 
 
 def _check_noise(noise_density: object, mean_span_length: object) -> None:
-    if (
-        isinstance(noise_density, bool)
-        or not isinstance(noise_density, (int, float))
-        or not 0 < noise_density < 1
-    ):
-        raise ValueError(f"noise_density must be in (0, 1), got {noise_density!r}")
-    if (
-        isinstance(mean_span_length, bool)
-        or not isinstance(mean_span_length, (int, float))
-        or not mean_span_length >= 1
-    ):
-        raise ValueError(f"mean_span_length must be a number >= 1, got {mean_span_length!r}")
+    check_number("noise_density", noise_density, low=0, high=1, low_open=True, high_open=True)
+    check_number("mean_span_length", mean_span_length, low=1)

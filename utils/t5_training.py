@@ -30,7 +30,7 @@ from torch import nn
 
 from .language_modeling import cosine_learning_rate
 from .paths import cache_dir, short_path
-from .positional import _check_positive_int
+from .validation import check_int, check_number, check_positive_int
 
 #: T5's first three ids; the sentinels follow.
 SPECIAL_TOKENS = ("<pad>", "</s>", "<unk>")
@@ -86,8 +86,8 @@ def train_tokenizer(texts: Sequence[str], vocab_size: int, num_sentinels: int = 
 
     if isinstance(texts, str) or not isinstance(texts, Sequence) or not texts:
         raise ValueError("texts must be a non-empty list of strings")
-    _check_positive_int("vocab_size", vocab_size)
-    _check_positive_int("num_sentinels", num_sentinels)
+    check_positive_int("vocab_size", vocab_size)
+    check_positive_int("num_sentinels", num_sentinels)
     sentinels = [f"<extra_id_{i}>" for i in range(num_sentinels)]
     tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
@@ -141,9 +141,10 @@ def train_text2text(
     from .env import progress
 
     examples = _check_examples(examples)
-    _check_positive_int("steps", steps)
-    _check_positive_int("batch_size", batch_size)
-    if not 0 <= warmup < steps:
+    check_positive_int("steps", steps)
+    check_positive_int("batch_size", batch_size)
+    check_number("lr", lr, low=0, low_open=True)
+    if not 0 <= check_int("warmup", warmup) < steps:
         raise ValueError(f"warmup must be in [0, steps={steps}), got {warmup}")
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     rng = random.Random(seed)
@@ -177,8 +178,8 @@ def predict(
     search otherwise. Returns the decoded texts, special tokens removed."""
     if isinstance(inputs, str) or not isinstance(inputs, Sequence):
         raise ValueError("inputs must be a list of strings")
-    _check_positive_int("num_beams", num_beams)
-    _check_positive_int("batch_size", batch_size)
+    check_positive_int("num_beams", num_beams)
+    check_positive_int("batch_size", batch_size)
     model.eval()
     texts: list[str] = []
     for start in range(0, len(inputs), batch_size):
@@ -222,10 +223,12 @@ def course_t5_data() -> tuple[list[tuple[str, str, str]], list[tuple[str, str, s
 
 
 def course_t5_model(vocab_size: int) -> Any:
-    """A fresh ``T5ForConditionalGeneration`` of :data:`COURSE_T5`'s sizes, seeded."""
+    """A fresh ``T5ForConditionalGeneration`` of :data:`COURSE_T5`'s sizes: its initial weights
+    come from ``COURSE_T5["seed"]``, and PyTorch's global random number generator is left as it
+    was."""
     from transformers import T5Config, T5ForConditionalGeneration
 
-    torch.manual_seed(COURSE_T5["seed"])
+    check_positive_int("vocab_size", vocab_size)
     config = T5Config(
         vocab_size=vocab_size,
         pad_token_id=0,
@@ -233,7 +236,9 @@ def course_t5_model(vocab_size: int) -> Any:
         decoder_start_token_id=0,
         **COURSE_T5["model"],
     )
-    return T5ForConditionalGeneration(config)
+    with torch.random.fork_rng():
+        torch.manual_seed(COURSE_T5["seed"])
+        return T5ForConditionalGeneration(config)
 
 
 def save_course_t5(model: Any, tokenizer: Any, folder: Path | None = None) -> Path:

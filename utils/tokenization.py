@@ -24,6 +24,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from .validation import check_choice, check_int, check_type
+
 #: Pre-tokenization used by default: words with the single space before them (" world"), and
 #: runs of other whitespace. Merges never cross these chunks. Concatenating the chunks gives back
 #: the text exactly, whatever it is.
@@ -33,8 +35,7 @@ UNK = "<unk>"
 
 
 def _check_text(text: object) -> None:
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    check_type("text", text, str, "a str")
 
 
 def _texts(texts: str | Iterable[str]) -> list[str]:
@@ -65,8 +66,8 @@ class _CountedVocabulary:
 
         Ties in frequency are broken alphabetically, so fitting is deterministic.
         """
-        if max_size is not None and (not isinstance(max_size, int) or max_size < 2):
-            raise ValueError(f"max_size must be an int >= 2 (room for <unk>), got {max_size!r}")
+        if max_size is not None:
+            check_int("max_size", max_size, minimum=2)  # room for <unk> and one unit
         counts = Counter(u for t in _texts(texts) for u in self._units(t))
         ranked = sorted(counts, key=lambda u: (-counts[u], u))
         if max_size is not None:
@@ -243,13 +244,12 @@ class BPETokenizer:
         ``method="fast"`` updates pair counts incrementally; ``"naive"`` recounts everything after
         each merge. Both learn exactly the same merges. Training stops early if no pair is left.
         """
-        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 256:
+        if check_int("vocab_size", vocab_size) < 256:
             raise ValueError(
                 f"vocab_size must be an int >= 256 (the 256 byte tokens come first), "
-                f"got {vocab_size!r}"
+                f"got {vocab_size}"
             )
-        if method not in ("fast", "naive"):
-            raise ValueError(f"method must be 'fast' or 'naive', got {method!r}")
+        check_choice("method", method, ("fast", "naive"))
         chunk_counts: Counter = Counter()
         for t in _texts(texts):
             chunk_counts.update(pretokenize(t, self.pattern))
@@ -327,7 +327,7 @@ class BPETokenizer:
 
     def truncated(self, num_merges: int) -> BPETokenizer:
         """A copy that keeps only the first ``num_merges`` merges (a smaller vocabulary)."""
-        if not 0 <= num_merges <= len(self.merges):
+        if not 0 <= check_int("num_merges", num_merges) <= len(self.merges):
             raise ValueError(f"num_merges must be in 0..{len(self.merges)}, got {num_merges}")
         copy = BPETokenizer(self.pattern)
         copy.merges = self.merges[:num_merges]

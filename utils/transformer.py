@@ -13,7 +13,8 @@ Built from the pieces of chapters 03-04 (:class:`utils.attention.MultiHeadAttent
 :class:`EncoderLayer` and :class:`DecoderLayer` equal ``torch.nn.TransformerEncoderLayer`` and
 ``TransformerDecoderLayer`` (``batch_first=True``, ReLU) when their weights are copied with
 ``from_torch``. :class:`Encoder`, :class:`Decoder` and :class:`Transformer` stack them, with
-embeddings scaled by √d_model, sinusoidal positions and an output projection.
+embeddings scaled by √d_model and sinusoidal positions (:class:`TokenEmbedding`) and an output
+projection to the vocabulary (``Transformer.lm_head``).
 
 Masks follow chapter 04: boolean, ``True`` where attention is **allowed**, broadcastable to
 ``(batch, seq_q, seq_k)``. (PyTorch's ``*_key_padding_mask`` arguments mean the opposite.)
@@ -27,19 +28,15 @@ import torch
 from torch import nn
 
 from .attention import MultiHeadAttention, causal_mask, padding_mask
-from .positional import SinusoidalPositionalEncoding, _check_positive_int
-
-
-def _check_ids(name: str, ids: torch.Tensor, vocab_size: int) -> None:
-    if not isinstance(ids, torch.Tensor) or ids.dim() != 2 or ids.dtype != torch.int64:
-        shape = tuple(ids.shape) if isinstance(ids, torch.Tensor) else type(ids).__name__
-        raise ValueError(f"{name} must be an int64 tensor of shape (batch, seq), got {shape}")
-    if ids.numel() and not 0 <= ids.min() <= ids.max() < vocab_size:
-        raise ValueError(
-            f"{name} ids must lie in [0, {vocab_size}), "
-            f"got ids from {ids.min().item()} to {ids.max().item()}"
-        )
-
+from .positional import SinusoidalPositionalEncoding
+from .validation import (
+    check_choice,
+    check_ids,
+    check_non_negative_int,
+    check_number,
+    check_positive_int,
+    check_type,
+)
 
 # --------------------------------------------------------------------------- the sub-layers
 #: The activations a feed-forward network can use: the paper's ReLU, BERT's and GPT's GELU
@@ -49,11 +46,6 @@ ACTIVATIONS = {
     "gelu": nn.functional.gelu,
     "gelu_tanh": lambda x: nn.functional.gelu(x, approximate="tanh"),
 }
-
-
-def _check_activation(activation: object) -> None:
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
 
 
 class FeedForward(nn.Module):
@@ -69,9 +61,9 @@ class FeedForward(nn.Module):
         self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu"
     ) -> None:
         super().__init__()
-        _check_positive_int("d_model", d_model)
-        _check_positive_int("d_ff", d_ff)
-        _check_activation(activation)
+        check_positive_int("d_model", d_model)
+        check_positive_int("d_ff", d_ff)
+        check_choice("activation", activation, ACTIVATIONS)
         self.activation = activation
         self.linear1 = nn.Linear(d_model, d_ff)
         self.linear2 = nn.Linear(d_ff, d_model)
@@ -106,10 +98,7 @@ class EncoderLayer(nn.Module):
         layer_norm_eps: float = 1e-5,
     ) -> None:
         super().__init__()
-        if not (isinstance(layer_norm_eps, float | int) and 0 < layer_norm_eps < 1):
-            raise ValueError(
-                f"layer_norm_eps must be a small positive number, got {layer_norm_eps!r}"
-            )
+        check_number("layer_norm_eps", layer_norm_eps, low=0, high=1, low_open=True, high_open=True)
         self.norm_first = norm_first
         self.self_attn = MultiHeadAttention(d_model, num_heads, dropout)
         self.ff = FeedForward(d_model, d_ff, dropout, activation)
@@ -132,8 +121,7 @@ class EncoderLayer(nn.Module):
     @classmethod
     def from_torch(cls, layer: nn.TransformerEncoderLayer) -> EncoderLayer:
         """A copy of ``torch.nn.TransformerEncoderLayer`` (``batch_first=True``, ReLU)."""
-        if not isinstance(layer, nn.TransformerEncoderLayer):
-            raise TypeError(f"expected nn.TransformerEncoderLayer, got {type(layer).__name__}")
+        check_type("layer", layer, nn.TransformerEncoderLayer, "a nn.TransformerEncoderLayer")
         _check_torch_layer(layer)
         d_model, d_ff = layer.linear1.in_features, layer.linear1.out_features
         ours = cls(d_model, layer.self_attn.num_heads, d_ff, layer.dropout.p, layer.norm_first)
@@ -200,8 +188,7 @@ class DecoderLayer(nn.Module):
     @classmethod
     def from_torch(cls, layer: nn.TransformerDecoderLayer) -> DecoderLayer:
         """A copy of ``torch.nn.TransformerDecoderLayer`` (``batch_first=True``, ReLU)."""
-        if not isinstance(layer, nn.TransformerDecoderLayer):
-            raise TypeError(f"expected nn.TransformerDecoderLayer, got {type(layer).__name__}")
+        check_type("layer", layer, nn.TransformerDecoderLayer, "a nn.TransformerDecoderLayer")
         _check_torch_layer(layer)
         d_model, d_ff = layer.linear1.in_features, layer.linear1.out_features
         ours = cls(d_model, layer.self_attn.num_heads, d_ff, layer.dropout.p, layer.norm_first)
@@ -223,6 +210,9 @@ def _check_torch_layer(layer: nn.Module) -> None:
 
 
 def _copy_common(ours: nn.Module, layer: nn.Module) -> None:
+    # First the dtype and device, then the weights: loading float64 weights into a float32
+    # module would round them.
+    ours.to(device=layer.linear1.weight.device, dtype=layer.linear1.weight.dtype)
     with torch.no_grad():
         ours.ff.linear1.load_state_dict(layer.linear1.state_dict())
         ours.ff.linear2.load_state_dict(layer.linear2.state_dict())
@@ -231,24 +221,25 @@ def _copy_common(ours: nn.Module, layer: nn.Module) -> None:
     for norm in (ours.norm1, ours.norm2, getattr(ours, "norm3", None)):
         if norm is not None:
             norm.eps = layer.norm1.eps
-    ours.to(device=layer.linear1.weight.device, dtype=layer.linear1.weight.dtype)
 
 
 # ------------------------------------------------------------------------------- the stacks
-class Embedding(nn.Module):
+class TokenEmbedding(nn.Module):
     """Token embedding times √d_model ("we multiply those weights by √d_model"), plus
-    sinusoidal positions, then dropout: ids ``(batch, seq)`` → ``(batch, seq, d_model)``."""
+    sinusoidal positions, then dropout: ids ``(batch, seq)`` → ``(batch, seq, d_model)``.
+
+    The lookup table itself is ``self.tokens``, a ``torch.nn.Embedding``."""
 
     def __init__(self, vocab_size: int, d_model: int, max_len: int, dropout: float) -> None:
         super().__init__()
-        _check_positive_int("vocab_size", vocab_size)
+        check_positive_int("vocab_size", vocab_size)
         self.tokens = nn.Embedding(vocab_size, d_model)
         nn.init.normal_(self.tokens.weight, std=d_model**-0.5)  # × √d_model gives unit scale
         self.positions = SinusoidalPositionalEncoding(d_model, max_len, dropout)
         self.scale = math.sqrt(d_model)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        _check_ids("ids", ids, self.tokens.num_embeddings)
+        check_ids("ids", ids, self.tokens.num_embeddings)
         return self.positions(self.tokens(ids) * self.scale)
 
 
@@ -266,7 +257,7 @@ class Encoder(nn.Module):
         norm_first: bool = False,
     ) -> None:
         super().__init__()
-        _check_positive_int("num_layers", num_layers)
+        check_positive_int("num_layers", num_layers)
         self.layers = nn.ModuleList(
             EncoderLayer(d_model, num_heads, d_ff, dropout, norm_first) for _ in range(num_layers)
         )
@@ -293,7 +284,7 @@ class Decoder(nn.Module):
         norm_first: bool = False,
     ) -> None:
         super().__init__()
-        _check_positive_int("num_layers", num_layers)
+        check_positive_int("num_layers", num_layers)
         self.layers = nn.ModuleList(
             DecoderLayer(d_model, num_heads, d_ff, dropout, norm_first) for _ in range(num_layers)
         )
@@ -319,9 +310,10 @@ class Transformer(nn.Module):
     logits at position ``t`` predict target token ``t + 1``. Padding (``pad_id``) is masked in
     both inputs, and the decoder is causal: position ``t`` sees target positions ``≤ t`` only.
 
-    ``tie_output=True`` uses the target embedding matrix as the output projection (the paper
-    shares it); ``share_embeddings=True`` also gives the source the same table (for a joint
-    vocabulary, ``src_vocab == tgt_vocab``).
+    The output projection ``d_model → tgt_vocab`` is ``lm_head`` (called ``generator`` before;
+    checkpoints saved with that name still load). ``tie_output=True`` uses the target embedding
+    matrix as the output projection (the paper shares it); ``share_embeddings=True`` also gives
+    the source the same table (for a joint vocabulary, ``src_vocab == tgt_vocab``).
     """
 
     def __init__(
@@ -345,16 +337,17 @@ class Transformer(nn.Module):
                 f"share_embeddings needs one vocabulary, got src_vocab={src_vocab}, "
                 f"tgt_vocab={tgt_vocab}"
             )
-        self.pad_id = pad_id
-        self.src_embed = Embedding(src_vocab, d_model, max_len, dropout)
-        self.tgt_embed = Embedding(tgt_vocab, d_model, max_len, dropout)
+        self.pad_id = check_non_negative_int("pad_id", pad_id)
+        self.src_embed = TokenEmbedding(src_vocab, d_model, max_len, dropout)
+        self.tgt_embed = TokenEmbedding(tgt_vocab, d_model, max_len, dropout)
         if share_embeddings:
             self.src_embed.tokens = self.tgt_embed.tokens
         self.encoder = Encoder(num_layers, d_model, num_heads, d_ff, dropout, norm_first)
         self.decoder = Decoder(num_layers, d_model, num_heads, d_ff, dropout, norm_first)
-        self.generator = nn.Linear(d_model, tgt_vocab)
+        self.lm_head = nn.Linear(d_model, tgt_vocab)
         if tie_output:
-            self.generator.weight = self.tgt_embed.tokens.weight
+            self.lm_head.weight = self.tgt_embed.tokens.weight
+        self.register_load_state_dict_pre_hook(_rename_generator_keys)
 
     def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``src`` ``(batch, seq_s)`` → ``(memory (batch, seq_s, d_model), src_mask
@@ -368,17 +361,24 @@ class Transformer(nn.Module):
         """Target prefix ``(batch, seq_t)``, the encoder's output ``memory`` ``(batch, seq_s,
         d_model)`` and ``src_mask`` ``(batch, 1, seq_s)`` from :meth:`encode` → logits
         ``(batch, seq_t, tgt_vocab)``."""
-        _check_ids("tgt", tgt, self.tgt_embed.tokens.num_embeddings)
+        check_ids("tgt", tgt, self.tgt_embed.tokens.num_embeddings)
         if tgt.shape[0] != memory.shape[0]:
             raise ValueError(f"tgt has batch size {tgt.shape[0]} but memory has {memory.shape[0]}")
         tgt_mask = causal_mask(tgt.shape[1], device=tgt.device) & padding_mask(tgt, self.pad_id)
-        return self.generator(self.decoder(self.tgt_embed(tgt), memory, tgt_mask, src_mask))
+        return self.lm_head(self.decoder(self.tgt_embed(tgt), memory, tgt_mask, src_mask))
 
     def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
         """Source ids ``(batch, seq_s)`` and target prefix ``(batch, seq_t)`` → logits
         ``(batch, seq_t, tgt_vocab)`` (teacher forcing: every position at once)."""
         memory, src_mask = self.encode(src)
         return self.decode(tgt, memory, src_mask)
+
+
+def _rename_generator_keys(module, state_dict, prefix, *args) -> None:
+    """Load a state dict saved when ``Transformer.lm_head`` was called ``generator``."""
+    for key in [k for k in state_dict if k.startswith(prefix + "generator.")]:
+        new_key = prefix + "lm_head." + key[len(prefix + "generator.") :]
+        state_dict.setdefault(new_key, state_dict.pop(key))
 
 
 def count_parameters(model: nn.Module) -> dict[str, int]:

@@ -253,11 +253,15 @@ def _check_data(images: object, labels: object) -> None:
 def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """The share of ``images (n, C, H, W)`` whose most likely class is ``labels (n,)``
     (eval mode)."""
+    from .env import module_device
+
     _check_data(images, labels)
     was_training = model.training
     model.eval()
+    device = module_device(model)  # the images go where the model is
     try:
-        return (model(images).argmax(dim=-1) == labels).float().mean().item()
+        predicted = model(images.to(device)).argmax(dim=-1)
+        return (predicted == labels.to(device)).float().mean().item()
     finally:
         model.train(was_training)
 
@@ -275,6 +279,7 @@ def train_classifier(
     eval_data: tuple[torch.Tensor, torch.Tensor] | None = None,
     eval_every: int = 50,
     desc: str | None = None,
+    device: torch.device | str | None = None,
 ) -> tuple[list[float], list[tuple[int, float]]]:
     """Train an image classifier with AdamW and cross-entropy on random batches (drawn with a
     generator seeded by ``seed``), the learning rate warmed up for ``steps // 10`` steps then
@@ -283,27 +288,40 @@ def train_classifier(
     ``images (n, C, H, W)``, ``labels (n,)``. Returns the loss of every step and, if
     ``eval_data = (images, labels)`` is given, ``(step, accuracy)`` every ``eval_every`` steps.
     The model is left in eval mode. ``desc`` shows a progress bar.
+
+    ``device``: where to train; ``None`` reads ``COURSE_DEVICE`` (:func:`utils.env.device`, the
+    CPU by default). The model moves there for the training and back to its own device after;
+    the batches are drawn on the CPU and moved there.
     """
+    from .env import module_device, resolve_device
+
     _check_data(images, labels)
     _check_positive_int("steps", steps)
     _check_positive_int("batch_size", batch_size)
     _check_positive_int("eval_every", eval_every)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    generator = torch.Generator().manual_seed(seed)  # fixes the batches
-    losses, curve = [], []
-    for step in progress(range(steps), desc=desc) if desc else range(steps):
-        for group in optimizer.param_groups:
-            group["lr"] = cosine_learning_rate(step, steps=steps, warmup=steps // 10, lr=lr)
-        model.train()
-        batch = torch.randint(0, len(labels), (batch_size,), generator=generator)
-        loss = F.cross_entropy(model(images[batch]), labels[batch])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-        if eval_data is not None and (step + 1) % eval_every == 0:
-            curve.append((step + 1, accuracy(model, *eval_data)))
-    model.eval()
+    device = resolve_device(device)
+    home = module_device(model)
+    model.to(device)  # before the optimiser is made, so that it holds the moved parameters
+    try:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+        generator = torch.Generator().manual_seed(seed)  # fixes the batches
+        losses, curve = [], []
+        for step in progress(range(steps), desc=desc) if desc else range(steps):
+            for group in optimizer.param_groups:
+                group["lr"] = cosine_learning_rate(step, steps=steps, warmup=steps // 10, lr=lr)
+            model.train()
+            batch = torch.randint(0, len(labels), (batch_size,), generator=generator)
+            x, y = images[batch].to(device), labels[batch].to(device)
+            loss = F.cross_entropy(model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            if eval_data is not None and (step + 1) % eval_every == 0:
+                curve.append((step + 1, accuracy(model, *eval_data)))
+        model.eval()
+    finally:
+        model.to(home)
     return losses, curve
 
 

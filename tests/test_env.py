@@ -146,3 +146,27 @@ def test_bad_device(monkeypatch, value):
     monkeypatch.setenv("COURSE_DEVICE", value)
     with pytest.raises(ValueError, match="COURSE_DEVICE must be cpu, cuda, cuda:N or auto"):
         env.device()
+
+
+class _MoveRecorder(torch.nn.Linear):
+    """A module that records where it is asked to move (and stays on the CPU)."""
+
+    def __init__(self):
+        super().__init__(2, 2)
+        self.moves = []
+
+    def to(self, *args, **kwargs):
+        self.moves.append(torch.device(args[0]))
+        return self
+
+
+def test_on_device_moves_the_model_and_back_also_on_error():
+    model = _MoveRecorder()
+    with env.on_device(model, "cpu") as device:
+        assert device == torch.device("cpu")
+    assert model.moves == [torch.device("cpu")] * 2
+    model.moves.clear()
+    with pytest.raises(RuntimeError, match="inside the block"), env.on_device(model, "meta") as d:
+        assert d == torch.device("meta")
+        raise RuntimeError("inside the block")
+    assert model.moves == [torch.device("meta"), torch.device("cpu")]  # back home after the error

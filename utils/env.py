@@ -19,6 +19,7 @@ Two environment variables change what the course uses (both read when they are n
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import random
@@ -158,6 +159,24 @@ def module_device(model):
     for tensor in (*model.parameters(), *model.buffers()):
         return tensor.device
     return torch.device("cpu")
+
+
+@contextlib.contextmanager
+def on_device(model, device=None):
+    """``with on_device(model, device) as device:`` runs a training loop with ``model`` on
+    ``device`` and puts the model back where it was afterwards.
+
+    ``device`` as in :func:`resolve_device` (``None``: ``$COURSE_DEVICE``, the CPU by default).
+    The model moves there on entry, so an optimiser made inside the block holds the moved
+    parameters, and back to its own device (:func:`module_device`) on exit, also when the block
+    raises. Yields the resolved ``torch.device``, where the batches must go.
+    """
+    target, home = resolve_device(device), module_device(model)
+    model.to(target)
+    try:
+        yield target
+    finally:
+        model.to(home)
 
 
 def set_plot_style() -> None:

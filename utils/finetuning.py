@@ -68,7 +68,7 @@ def fine_tune_classifier(
     CPU by default). The model moves there for the training and back to its own device after;
     each batch is cut on the CPU and moved there.
     """
-    from .env import module_device, resolve_device
+    from .env import on_device
 
     if attention_mask.dim() != 2 or input_ids.shape[:2] != attention_mask.shape:
         raise ValueError(
@@ -86,10 +86,7 @@ def fine_tune_classifier(
         raise ValueError(f"train_idx must be row numbers in [0, {len(labels)})")
     if (attention_mask[:, 1:] > attention_mask[:, :-1]).any():
         raise ValueError("attention_mask must be padded on the right (1 1 ... 1 0 ... 0 per row)")
-    device = resolve_device(device)
-    home = module_device(model)
-    model.to(device)  # before the optimiser is made, so that it holds the moved parameters
-    try:
+    with on_device(model, device) as device:
         return _fine_tune(
             model,
             input_ids,
@@ -106,8 +103,6 @@ def fine_tune_classifier(
             on_step=on_step,
             device=device,
         )
-    finally:
-        model.to(home)
 
 
 def _fine_tune(

@@ -103,16 +103,13 @@ def train_lm(
     CPU by default). The model moves there for the training and back to its own device after,
     so the cells that use it next are unchanged; the batches are drawn on the CPU (the same
     batches on every device) and moved there."""
-    from .env import module_device, progress, resolve_device
+    from .env import on_device, progress
 
     _check_ids(train_ids)
     _check_positive_int("steps", steps)
     if not 0 <= warmup < steps:
         raise ValueError(f"warmup must be in [0, steps={steps}), got {warmup}")
-    device = resolve_device(device)
-    home = module_device(model)
-    model.to(device)  # before the optimiser is made, so that it holds the moved parameters
-    try:
+    with on_device(model, device) as device:
         optimizer = torch.optim.AdamW(
             model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=weight_decay
         )
@@ -140,8 +137,6 @@ def train_lm(
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
         measure(steps)
-    finally:
-        model.to(home)
     return history
 
 

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .seq2seq import Seq2SeqData, WordVocab, make_data
+from .seq2seq import Seq2SeqData, WordVocab, _trim, make_data
 from .validation import (
     check_dtype,
     check_ids,
@@ -360,7 +360,7 @@ def train(
     ``device``: where to train; ``None`` reads ``COURSE_DEVICE`` (:func:`utils.env.device`, the
     CPU by default). The model moves there for the training and back to its own device after.
     """
-    from .env import module_device, progress, resolve_device
+    from .env import on_device, progress
 
     check_positive_int("steps", steps)
     check_positive_int("batch_size", batch_size)
@@ -378,9 +378,7 @@ def train(
         raise ValueError(
             f"tgt must hold <bos> and at least one more token, got shape {tuple(tgt.shape)}"
         )
-    device, home = resolve_device(device), module_device(model)
-    model.to(device)  # before the optimiser is made, so that it holds the moved parameters
-    try:
+    with on_device(model, device) as device:
         generator = torch.Generator().manual_seed(seed)
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)
         model.train()
@@ -399,16 +397,8 @@ def train(
                 nn.utils.clip_grad_norm_(model.parameters(), clip)
             optimizer.step()
             losses.append(loss.item())
-    finally:
         model.eval()
-        model.to(home)
     return losses
-
-
-def _trim(ids: torch.Tensor, pad_id: int) -> torch.Tensor:
-    """Drop the columns that are padding in every row."""
-    keep = int((ids != pad_id).any(0).nonzero().max()) + 1
-    return ids[:, :keep]
 
 
 # ----------------------------------------------------------------------------------- decoding

@@ -155,16 +155,14 @@ def train_seq2seq(
     ``device``: where to train; ``None`` reads ``COURSE_DEVICE`` (:func:`utils.env.device`, the
     CPU by default). The batches are drawn on the CPU (the same ones on every device) and moved
     there; the model moves there for the training and back to its own device after."""
-    from .env import module_device, progress, resolve_device
+    from .env import on_device, progress
 
     for name, value in (("steps", steps), ("batch_size", batch_size), ("warmup", warmup)):
         check_positive_int(name, value)
     check_probability("label_smoothing", label_smoothing)
     check_number("factor", factor, low=0, low_open=True)
-    device, home = resolve_device(device), module_device(model)
     d_model = model.tgt_embed.tokens.embedding_dim
-    model.to(device)  # before the optimiser is made, so that it holds the moved parameters
-    try:
+    with on_device(model, device) as device:
         optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda i: noam_lr(i + 1, d_model, warmup, factor)
@@ -191,9 +189,7 @@ def train_seq2seq(
             losses.append(loss.item())
             if on_step is not None:
                 on_step(step, loss.item())
-    finally:
         model.eval()
-        model.to(home)
     return losses
 
 

@@ -212,13 +212,11 @@ def train_per_token(
     ``device``: where to train; ``None`` reads ``COURSE_DEVICE`` (:func:`utils.env.device`, the
     CPU by default). The batches are drawn on the CPU (the same ones on every device) and moved
     there; the model moves there for the training and back to its own device after."""
-    from .env import module_device, progress, resolve_device
+    from .env import on_device, progress
 
     for name, value in (("length", length), ("steps", steps), ("batch_size", batch_size)):
         check_positive_int(name, value)
-    device, home = resolve_device(device), module_device(model)
-    model.to(device)  # before the optimiser is made, so that it holds the moved parameters
-    try:
+    with on_device(model, device) as device:
         generator = torch.Generator().manual_seed(seed)
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)
         model.train()
@@ -233,9 +231,7 @@ def train_per_token(
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
-    finally:
         model.eval()
-        model.to(home)
     return losses
 
 

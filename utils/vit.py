@@ -293,16 +293,13 @@ def train_classifier(
     CPU by default). The model moves there for the training and back to its own device after;
     the batches are drawn on the CPU and moved there.
     """
-    from .env import module_device, resolve_device
+    from .env import on_device
 
     _check_data(images, labels)
     _check_positive_int("steps", steps)
     _check_positive_int("batch_size", batch_size)
     _check_positive_int("eval_every", eval_every)
-    device = resolve_device(device)
-    home = module_device(model)
-    model.to(device)  # before the optimiser is made, so that it holds the moved parameters
-    try:
+    with on_device(model, device) as device:
         optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
         generator = torch.Generator().manual_seed(seed)  # fixes the batches
         losses, curve = [], []
@@ -320,8 +317,6 @@ def train_classifier(
             if eval_data is not None and (step + 1) % eval_every == 0:
                 curve.append((step + 1, accuracy(model, *eval_data)))
         model.eval()
-    finally:
-        model.to(home)
     return losses, curve
 
 

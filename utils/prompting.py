@@ -243,9 +243,10 @@ def next_token_logprobs(
     run once; its keys and values (``past_key_values``) are copied for every batch of texts,
     which then cost only their own tokens. Each ``prefix + text`` is tokenized as one string, and
     must begin with the prefix's own tokens (``ValueError`` otherwise), so the result equals
-    running each whole prompt alone. When every answer is one token,
-    its log-likelihood is one entry of a row: ``out[:, token_id]``. Texts are run sorted by
-    length, so that a batch holds little padding.
+    running each whole prompt alone. The output layer, a matrix product with the whole
+    vocabulary, runs only at each text's last position (``logits_to_keep``). When every answer
+    is one token, its log-likelihood is one entry of a row: ``out[:, token_id]``. Texts are run
+    sorted by length, so that a batch holds little padding.
     """
     texts = _check_texts("texts", texts)
     batch_size = _check_batch_size(batch_size)
@@ -286,11 +287,15 @@ def next_token_logprobs(
             batch_cache = copy.deepcopy(cache)  # the forward pass appends to the cache
             batch_cache.batch_repeat_interleave(len(chunk))
             kwargs["past_key_values"] = batch_cache
+        last = torch.tensor([len(c) - 1 for c in chunk])  # each row's last real position
         logits = model(
-            input_ids=ids, attention_mask=mask, use_cache=cache is not None, **kwargs
-        ).logits  # (rows, width, vocab)
-        last = torch.tensor([len(c) - 1 for c in chunk])
-        logprobs = torch.log_softmax(logits[torch.arange(len(chunk)), last].float(), dim=-1)
+            input_ids=ids,
+            attention_mask=mask,
+            use_cache=cache is not None,
+            logits_to_keep=last[:, None],  # the output layer runs on these positions only
+            **kwargs,
+        ).logits  # (rows, 1, vocab)
+        logprobs = torch.log_softmax(logits[:, 0].float(), dim=-1)
         if out.numel() == 0:
             out = torch.empty(len(texts), logprobs.shape[-1])
         out[rows] = logprobs

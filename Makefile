@@ -2,7 +2,12 @@
 #
 #   make lab    open JupyterLab on the course (start with chapters/00_setup.ipynb)
 #   make book   build the HTML book (offline) and print the page to open
-#   make test   lint, unit tests, every notebook (nbval), and the book with warnings as errors
+#   make test   lint, unit tests, every notebook (nbval), the book with warnings as errors,
+#               the slide decks, and the built book and decks checked in headless Chromium
+#
+# For instructors:
+#   make slides   a reveal.js slide deck per chapter notebook, offline (book/_build/html/slides/)
+#   make student  copies of the chapter notebooks without outputs, for a class (build/student/)
 #
 # Each target bootstraps .venv from the pinned requirements on first run and reinstalls
 # only when requirements*.txt or pyproject.toml change.
@@ -47,7 +52,7 @@ BOOK_FLAGS := --config book/_config.yml --toc book/_toc.yml --path-output book
 
 # Nothing in the course needs the network after installation: the tests and the book make sure
 # the Hugging Face Hub is never asked. (`make lab` leaves it allowed, for opt-in Hub models.)
-book book-strict test lint unit notebooks execute: export HF_HUB_OFFLINE := 1
+book book-strict test lint unit notebooks execute slides student browser-check: export HF_HUB_OFFLINE := 1
 
 # Notebook runs (`make notebooks`, `make execute`): a fixed thread count, the CPU (the committed
 # outputs are the CPU's, whatever COURSE_DEVICE says), the time budget if you set one, and no
@@ -58,15 +63,19 @@ NOTEBOOK_ENV = COURSE_THREADS=$(COURSE_THREADS) COURSE_DEVICE=cpu COURSE_BLOCK_N
   PYTHONPATH="$(CURDIR)/tools/offline$${PYTHONPATH:+:$$PYTHONPATH}" \
   $(if $(NOTEBOOK_BUDGET),NOTEBOOK_BUDGET=$(NOTEBOOK_BUDGET))
 
-.PHONY: help install book book-exec test lint unit notebooks book-strict lab execute clean distclean
+.PHONY: help install book book-exec test lint unit notebooks book-strict lab execute clean distclean \
+  slides student browser-check
 
 help:
 	@echo "make lab     open JupyterLab on the course (start with chapters/00_setup.ipynb)"
 	@echo "make book    build the HTML book offline and print the page to open"
-	@echo "make test    lint + unit tests + every notebook + strict book build"
+	@echo "make test    lint + unit tests + every notebook + strict book build + slides + browser check"
 	@echo "             (a slow machine: make test NOTEBOOK_BUDGET=120)"
 	@echo "make notebooks NOTEBOOKS=chapters/04_attention.ipynb   run and check some notebooks"
 	@echo "make execute re-run every notebook in place (authors: refreshes committed outputs)"
+	@echo "make slides  (instructors) a reveal.js deck per chapter notebook, offline"
+	@echo "make student (instructors) notebook copies without outputs for a class, in build/student/"
+	@echo "make browser-check  open the built book and decks in headless Chromium and check them"
 	@echo "make clean   remove build outputs (keeps .venv)"
 
 $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
@@ -137,9 +146,26 @@ notebooks: $(STAMP)
 	$(NOTEBOOK_ENV) $(BIN)/python -m pytest --nbval-lax $(if $(filter-out 1,$(JOBS)),-n $(JOBS) --dist loadscope) \
 	  -p tools.notebooks --nbval-sanitize-with tests/nbval_sanitize.cfg $(NOTEBOOKS)
 
-test: lint unit notebooks book-strict
+# The browser check opens every page of the built book and every deck in headless Chromium
+# (tools/browser_check.py). Without Chromium it says it was skipped and how to run it; CI sets
+# BROWSER_CHECK_REQUIRED=1, which makes a missing Chromium a failure.
+browser-check: $(STAMP)
+	$(BIN)/python -m tools.browser_check --require-slides
+
+test: lint unit notebooks book-strict slides browser-check
 	@echo
-	@echo "All checks passed: lint, unit tests, notebooks, book."
+	@echo "All checks passed: lint, unit tests, notebooks, book, slides, browser check."
+
+# ---------------------------------------------------------------- for instructors
+# Decks need reveal.js from npm (installed into .cache/slides on first use, from the committed
+# lockfile tools/slides/package-lock.json); MathJax comes from the pinned Python packages.
+slides: $(STAMP)
+	@mkdir -p .cache/matplotlib
+	$(BIN)/python -m tools.slides
+
+# make student ZIP=1 also writes build/student.zip (for a learning platform)
+student: $(STAMP)
+	$(BIN)/python -m tools.student $(if $(ZIP),--zip)
 
 # ---------------------------------------------------------------- working on the course
 # (--allow-root only when run as root, e.g. in a container)

@@ -51,6 +51,8 @@ from nbconvert.exporters import SlidesExporter
 from nbconvert.exporters.slides import _RevealMetadataPreprocessor
 from nbconvert.preprocessors import Preprocessor
 
+from tools.notebooks import find_notebooks
+
 #: The repository's root folder (this file is ``<root>/tools/slides.py``).
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = REPO_ROOT / "chapters"
@@ -99,7 +101,7 @@ def deck_name(notebook: Path | str) -> str:
 
 def chapter_notebooks() -> list[Path]:
     """Every chapter notebook, in course order (not the solutions)."""
-    return sorted(p for p in CHAPTERS.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    return find_notebooks([CHAPTERS])
 
 
 # ---------------------------------------------------------------- MyST -> plain markdown
@@ -753,21 +755,6 @@ def build(notebooks: Sequence[Path] | None = None, out: Path = DEFAULT_OUT) -> l
     return written
 
 
-def _expand(paths: Iterable[str]) -> list[Path]:
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found.extend(
-                sorted(p for p in path.rglob("*.ipynb") if ".ipynb_checkpoints" not in str(p))
-            )
-        elif path.suffix == ".ipynb" and path.is_file():
-            found.append(path)
-        else:
-            raise SystemExit(f"{raw}: not a notebook or a folder of notebooks")
-    return found
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.slides", description=__doc__.split("\n\n")[0]
@@ -777,12 +764,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:
-        decks = build(_expand(args.notebooks) or None, args.out.resolve())
-    except ValueError as error:
+        decks = build(find_notebooks(args.notebooks) or None, args.out.resolve())
+    except (ValueError, FileNotFoundError) as error:
         raise SystemExit(str(error)) from None
     seconds = time.perf_counter() - start
     index = args.out.resolve() / "index.html"
-    print(f"Built {len(decks)} slide decks in {seconds:.0f} s. Open: file://{index}")
+    print(f"Built {len(decks)} slide deck{'' if len(decks) == 1 else 's'} in {seconds:.0f} s. Open: file://{index}")
     return 0
 
 

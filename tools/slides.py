@@ -769,7 +769,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(str(error)) from None
     seconds = time.perf_counter() - start
     index = args.out.resolve() / "index.html"
-    print(f"Built {len(decks)} slide deck{'' if len(decks) == 1 else 's'} in {seconds:.0f} s. Open: file://{index}")
+    decks_text = f"{len(decks)} slide deck" + ("" if len(decks) == 1 else "s")
+    print(f"Built {decks_text} in {seconds:.0f} s. Open: file://{index}")
     return 0
 
 
